@@ -1,0 +1,218 @@
+"""The practice policy: one validated YAML document per practice.
+
+Every knob a practice can turn lives here; the bundled demo policy (`policies/demo_policy.yaml`)
+documents each one. Loading fails with a message naming the offending key path.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+AutomationMode = Literal["recommend", "assisted", "autonomous"]
+Channel = Literal["voice", "sms", "email"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PracticeIdentity(_Strict):
+    practice_id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(min_length=2, description="The name patients know; used in every message.")
+    legal_name: str | None = None
+    voicemail_alias: str | None = Field(
+        None, description="Name used in voicemails and first texts when the practice name reveals a condition."
+    )
+    timezone: str = "America/Chicago"
+    callback_number: str = Field(description="E.164 number patients call back on.")
+    staff_contact_name: str = Field(description="A natural person to ask for (limited-content voicemail).")
+    portal_url: str | None = Field(None, description="Payment portal link used when Stripe is not configured.")
+    website: str | None = None
+    office_hours: str = "Monday to Friday, 8 a.m. to 5 p.m."
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {v!r}") from exc
+        return v
+
+    @property
+    def outreach_name(self) -> str:
+        return self.voicemail_alias or self.name
+
+
+class Disclosures(_Strict):
+    ai_disclosure: bool = True
+    recording_notice: bool = True
+    mini_miranda: bool = False
+    mini_miranda_states: list[str] = Field(default_factory=list, description="States where it is given anyway.")
+
+
+class Verification(_Strict):
+    method: Literal["name_dob"] = "name_dob"
+    max_attempts: int = Field(3, ge=1, le=5)
+    consented_number_is_enough_for_sms: bool = Field(
+        False,
+        description="If true, a text from a number on file with SMS consent counts as verified for SMS.",
+    )
+
+
+class StateProfile(_Strict):
+    max_contacts_per_7_days: int | None = Field(None, ge=0, description="Calls+texts+voicemails (e.g. MA: 2).")
+    call_window_start: time | None = None
+    call_window_end: time | None = None
+    max_calls_per_24h: int | None = Field(None, ge=0)
+
+
+class Compliance(_Strict):
+    window_start: time = time(8, 0)
+    window_end: time = time(21, 0)
+    max_call_attempts_per_7_days: int = Field(7, ge=0, le=7)
+    conversation_cooldown_days: int = Field(7, ge=0)
+    max_sms_per_day: int = Field(1, ge=0)
+    max_sms_per_7_days: int = Field(3, ge=0)
+    max_email_per_7_days: int = Field(3, ge=0)
+    landline_no_consent_max_calls_per_30_days: int = Field(3, ge=0)
+    no_contact_on_holidays: bool = True
+    no_contact_on_sundays: bool = False
+    state_profiles: dict[str, StateProfile] = Field(
+        default_factory=lambda: {"MA": StateProfile(max_contacts_per_7_days=2)}
+    )
+    blocking_flags: list[str] = Field(
+        default_factory=lambda: [
+            "dispute",
+            "hardship",
+            "attorney",
+            "deceased",
+            "agency",
+            "wrong_number",
+            "insurance_pending",
+            "credit_balance",
+            "paused",
+        ]
+    )
+    appointment_pause_hours: int = Field(48, ge=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> Compliance:
+        if self.window_start >= self.window_end:
+            raise ValueError("window_start must be before window_end")
+        if self.window_start < time(8, 0) or self.window_end > time(21, 0):
+            raise ValueError("the contact window may not extend outside 08:00-21:00 patient-local time")
+        return self
+
+
+class BalanceBand(_Strict):
+    up_to: Money | None = Field(None, description="Upper bound of the band (inclusive); null = no bound.")
+    max_months: int = Field(ge=1, le=60)
+
+
+class PlanRules(_Strict):
+    enabled: bool = True
+    min_balance_for_plan: Money = Decimal("100.00")
+    min_monthly: Money = Decimal("50.00")
+    bands: list[BalanceBand] = Field(
+        default_factory=lambda: [
+            BalanceBand(up_to=Decimal("500.00"), max_months=3),
+            BalanceBand(up_to=Decimal("1500.00"), max_months=6),
+            BalanceBand(up_to=Decimal("5000.00"), max_months=12),
+            BalanceBand(up_to=None, max_months=18),
+        ]
+    )
+    down_payment_percent: Decimal = Field(Decimal("0"), ge=0, le=100)
+    down_payment_min: Money = Decimal("0.00")
+    staff_approval_above: Money = Decimal("3000.00")
+    frequencies: list[Literal["weekly", "every_other_week", "monthly"]] = Field(default_factory=lambda: ["monthly"])
+    max_options_offered: int = Field(3, ge=1, le=5)
+
+    @model_validator(mode="after")
+    def _bands(self) -> PlanRules:
+        if not self.bands:
+            raise ValueError("at least one balance band is required")
+        uppers = [b.up_to for b in self.bands]
+        if uppers[-1] is not None:
+            raise ValueError("the last band must have up_to: null (no upper bound)")
+        bounded = [u for u in uppers[:-1] if u is not None]
+        if len(bounded) != len(uppers) - 1 or bounded != sorted(bounded):
+            raise ValueError("band up_to values must be increasing and only the last may be null")
+        return self
+
+
+class PaymentRules(_Strict):
+    min_partial_payment: Money = Decimal("25.00")
+    link_expiry_minutes: int = Field(60 * 24, ge=30, le=60 * 24)
+    promise_max_days_out: int = Field(30, ge=1, le=120)
+
+
+class ScoringWeights(_Strict):
+    balance: float = 1.0
+    age: float = 1.0
+    payer_history: float = 1.0
+    broken_promises: float = 0.5
+    contactability: float = 0.5
+    immediate_call_min_balance: Money = Decimal("1000.00")
+    human_review_days: int = Field(120, ge=30)
+
+
+class Transfer(_Strict):
+    staff_number: str | None = None
+    ring_timeout_seconds: int = Field(25, ge=5, le=60)
+
+
+class Sms(_Strict):
+    help_text: str | None = None
+    session_idle_days: int = Field(7, ge=1, le=30)
+
+
+class PracticePolicy(_Strict):
+    """The whole policy document."""
+
+    version: Literal[1] = 1
+    practice: PracticeIdentity
+    disclosures: Disclosures = Disclosures()
+    verification: Verification = Verification()
+    compliance: Compliance = Compliance()
+    plans: PlanRules = PlanRules()
+    payments: PaymentRules = PaymentRules()
+    scoring: ScoringWeights = ScoringWeights()
+    transfer: Transfer = Transfer()
+    sms: Sms = Sms()
+    automation_mode: AutomationMode = "recommend"
+
+
+class PolicyError(ValueError):
+    """A policy file is missing, unreadable or invalid; the message names the key path."""
+
+
+DEMO_POLICY_PATH = Path(__file__).with_name("demo_policy.yaml")
+
+
+def load_policy(path: str | Path | None = None) -> PracticePolicy:
+    """Load and validate a policy YAML (the bundled demo policy when `path` is None)."""
+    p = Path(path) if path else DEMO_POLICY_PATH
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PolicyError(f"policy file not found: {p}") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"policy file {p} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise PolicyError(f"policy file {p} must be a mapping at the top level")
+    try:
+        return PracticePolicy.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise PolicyError(f"invalid policy {p}: {problems}") from exc
