@@ -1,0 +1,424 @@
+"""`LocalPms`: the embedded practice-management system, a `PmsAdapter` over SQLAlchemy async.
+
+It is the default PMS (seeded with the demo practice) and the store CSV-importing practices sync
+into. Reads are plain Core queries scoped by `practice_id`; writes live in `writes`, bulk loads in
+`loader`. Histories come newest first, except the ledger, which reads like a statement (oldest
+first).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from pms.local import convert, loader, sequence, writes
+from pms.local.engine import make_engine
+from pms.local.models import (
+    accounts,
+    appointments,
+    claims,
+    comm_log,
+    contact_points,
+    ledger_lines,
+    metadata,
+    patients,
+    payment_plans,
+    payments,
+    practices,
+    promises,
+)
+from pms.phones import to_e164
+from pms.protocol import PmsUnavailable
+from pms.snapshot import PracticeSnapshot
+from pms.types import (
+    AccountSummary,
+    Appointment,
+    Capabilities,
+    ChangeSet,
+    Claim,
+    CommEntry,
+    CommLogWrite,
+    ContactPreferenceWrite,
+    LedgerLine,
+    Page,
+    Patient,
+    Payment,
+    PaymentPlan,
+    PaymentPlanWrite,
+    PaymentWrite,
+    PmsHealth,
+    PracticeInfo,
+    Promise,
+    PromiseWrite,
+    WriteResult,
+)
+
+
+class LocalPms:
+    """The local SQL PMS for one practice (`practice_id`) in a database that may hold several."""
+
+    def __init__(self, engine: AsyncEngine, practice_id: str = "demo") -> None:
+        self.engine = engine
+        self.practice_id = practice_id
+
+    @classmethod
+    def from_url(cls, url: str, practice_id: str = "demo") -> LocalPms:
+        return cls(make_engine(url), practice_id)
+
+    async def create_schema(self) -> None:
+        """Create the `pms_` tables if missing (tests and dev; production uses Alembic)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # ---- identity & health -------------------------------------------------------------------------
+
+    async def practice(self) -> PracticeInfo:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(practices).where(self._pr(practices)))).mappings().first()
+        if row is None:
+            raise PmsUnavailable(f"practice {self.practice_id!r} has not been loaded into the local PMS")
+        return PracticeInfo(self.practice_id, row["name"], row["timezone"], row["phone"])
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities()
+
+    async def health(self) -> PmsHealth:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.select(1))
+                loaded = (
+                    await conn.execute(sa.select(practices.c.practice_id).where(self._pr(practices)))
+                ).first()
+                last = (
+                    await conn.execute(
+                        sa.select(sa.func.max(accounts.c.updated_at)).where(self._pr(accounts))
+                    )
+                ).scalar_one_or_none()
+        except (DBAPIError, OSError) as exc:
+            return PmsHealth(reachable=False, detail=f"database error: {type(exc).__name__}")
+        if loaded is None:
+            return PmsHealth(reachable=True, detail=f"practice {self.practice_id!r} not loaded")
+        return PmsHealth(reachable=True, detail="ok", last_aging_at=last)
+
+    # ---- reads: people ------------------------------------------------------------------------------
+
+    async def get_patient(self, patient_id: str) -> Patient | None:
+        async with self.engine.connect() as conn:
+            found = await self._patients(conn, patients.c.patient_id == patient_id)
+        return found[0] if found else None
+
+    async def find_patients_by_phone(self, phone_e164: str) -> list[Patient]:
+        """Everyone with this number among their contact points (family members often share one)."""
+        number = to_e164(phone_e164)
+        if number is None:
+            return []
+        ids = (
+            sa.select(contact_points.c.patient_id)
+            .where(
+                self._pr(contact_points),
+                contact_points.c.channel == "phone",
+                contact_points.c.value == number,
+            )
+            .scalar_subquery()
+        )
+        async with self.engine.connect() as conn:
+            found = await self._patients(conn, patients.c.patient_id.in_(ids))
+        return sorted(found, key=lambda p: (p.patient_id != p.guarantor_id, p.patient_id))
+
+    async def find_patients_by_name_dob(
+        self, first_name: str, last_name: str, date_of_birth: date
+    ) -> list[Patient]:
+        """Exact match on folded names (case, accents, spaces and punctuation ignored) and birth date."""
+        first, last = convert.name_key(first_name), convert.name_key(last_name)
+        if not first or not last:
+            return []
+        async with self.engine.connect() as conn:
+            return await self._patients(
+                conn,
+                patients.c.last_key == last,
+                patients.c.first_key == first,
+                patients.c.date_of_birth == date_of_birth,
+            )
+
+    async def get_family(self, guarantor_id: str) -> list[Patient]:
+        """The guarantor first, then the other family members by id."""
+        async with self.engine.connect() as conn:
+            found = await self._patients(conn, patients.c.guarantor_id == guarantor_id)
+        return sorted(found, key=lambda p: (p.patient_id != guarantor_id, p.patient_id))
+
+    # ---- reads: accounts ------------------------------------------------------------------------------
+
+    async def get_account(self, guarantor_id: str) -> AccountSummary | None:
+        """The account with aging and flags; a guarantor without an account row reads as all zero."""
+        async with self.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        sa.select(accounts).where(self._pr(accounts), accounts.c.guarantor_id == guarantor_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            people = await self._patients(conn, patients.c.patient_id == guarantor_id)
+        if not people:
+            return None
+        if row is None:
+            return convert.empty_account(people[0]) if people[0].guarantor_id == guarantor_id else None
+        return convert.account_from_row(row, people[0])
+
+    async def list_accounts(
+        self, *, has_balance: bool = True, limit: int = 100, offset: int = 0
+    ) -> Page[AccountSummary]:
+        """Accounts ordered by guarantor id; `has_balance` keeps those owing (credit balances excluded)."""
+        cond = [self._pr(accounts)]
+        if has_balance:
+            cond.append(accounts.c.patient_balance > 0)
+        async with self.engine.connect() as conn:
+            total = (
+                await conn.execute(sa.select(sa.func.count()).select_from(accounts).where(*cond))
+            ).scalar_one()
+            rows = (
+                (
+                    await conn.execute(
+                        sa.select(accounts)
+                        .where(*cond)
+                        .order_by(accounts.c.guarantor_id)
+                        .limit(limit)
+                        .offset(offset)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            ids = [r["guarantor_id"] for r in rows]
+            people = {p.patient_id: p for p in await self._patients(conn, patients.c.patient_id.in_(ids))}
+        items = [
+            convert.account_from_row(r, people[r["guarantor_id"]])
+            for r in rows
+            if r["guarantor_id"] in people
+        ]
+        return Page(items=items, total=int(total), offset=offset, limit=limit)
+
+    async def count_accounts(self, *, has_balance: bool = False) -> int:
+        cond = [self._pr(accounts)]
+        if has_balance:
+            cond.append(accounts.c.patient_balance > 0)
+        async with self.engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(sa.select(sa.func.count()).select_from(accounts).where(*cond))
+                ).scalar_one()
+            )
+
+    async def set_flag(self, guarantor_id: str, flag: str, on: bool) -> bool:
+        """Set or clear an account flag (e.g. `dispute`, `paused`). False when there is no such account."""
+        where = (self._pr(accounts), accounts.c.guarantor_id == guarantor_id)
+        async with self.engine.begin() as conn:
+            stored = (await conn.execute(sa.select(accounts.c.flags).where(*where).with_for_update())).first()
+            if stored is None:
+                return False
+            flags = set(stored[0] or ())
+            flags = flags | {str(flag)} if on else flags - {str(flag)}
+            await conn.execute(sa.update(accounts).where(*where).values(flags=sorted(flags)))
+            await sequence.bump(conn, self.practice_id, [guarantor_id])
+        return True
+
+    # ---- reads: family histories ----------------------------------------------------------------------
+
+    async def get_ledger(self, guarantor_id: str, *, since: date | None = None) -> list[LedgerLine]:
+        cond = [self._pr(ledger_lines), ledger_lines.c.patient_id.in_(self._family_ids(guarantor_id))]
+        if since is not None:
+            cond.append(ledger_lines.c.posted_date >= since)
+        query = (
+            sa.select(ledger_lines).where(*cond).order_by(ledger_lines.c.posted_date, ledger_lines.c.line_id)
+        )
+        return [convert.ledger_from_row(r) for r in await self._rows(query)]
+
+    async def get_payments(self, guarantor_id: str) -> list[Payment]:
+        t = payments
+        query = (
+            sa.select(t)
+            .where(self._pr(t), t.c.guarantor_id == guarantor_id)
+            .order_by(t.c.paid_on.desc(), t.c.payment_id)
+        )
+        return [convert.payment_from_row(r) for r in await self._rows(query)]
+
+    async def get_payment_plans(self, guarantor_id: str) -> list[PaymentPlan]:
+        t = payment_plans
+        query = (
+            sa.select(t)
+            .where(self._pr(t), t.c.guarantor_id == guarantor_id)
+            .order_by(t.c.first_due.desc(), t.c.plan_id)
+        )
+        return [convert.plan_from_row(r) for r in await self._rows(query)]
+
+    async def get_promises(self, guarantor_id: str) -> list[Promise]:
+        t = promises
+        query = (
+            sa.select(t)
+            .where(self._pr(t), t.c.guarantor_id == guarantor_id)
+            .order_by(t.c.due_on.desc(), t.c.promise_id)
+        )
+        return [convert.promise_from_row(r) for r in await self._rows(query)]
+
+    async def get_claims(self, guarantor_id: str) -> list[Claim]:
+        t = claims
+        query = (
+            sa.select(t)
+            .where(self._pr(t), t.c.patient_id.in_(self._family_ids(guarantor_id)))
+            .order_by(t.c.service_date.desc(), t.c.claim_id)
+        )
+        return [convert.claim_from_row(r) for r in await self._rows(query)]
+
+    async def get_appointments(
+        self, guarantor_id: str, *, from_date: date | None = None
+    ) -> list[Appointment]:
+        """Family appointments in time order; `from_date` is a day in the practice's time zone."""
+        t = appointments
+        cond = [self._pr(t), t.c.patient_id.in_(self._family_ids(guarantor_id))]
+        if from_date is not None:
+            cond.append(t.c.start >= datetime.combine(from_date, time(0), await self._zone()))
+        query = sa.select(t).where(*cond).order_by(t.c.start, t.c.appointment_id)
+        return [convert.appointment_from_row(r) for r in await self._rows(query)]
+
+    async def get_comm_history(self, patient_id: str, *, limit: int = 50) -> list[CommEntry]:
+        t = comm_log
+        query = (
+            sa.select(t)
+            .where(self._pr(t), t.c.patient_id == patient_id)
+            .order_by(t.c.at.desc(), t.c.comm_id)
+            .limit(limit)
+        )
+        return [convert.comm_from_row(r) for r in await self._rows(query)]
+
+    async def changes_since(self, cursor: str | None) -> ChangeSet:
+        async with self.engine.connect() as conn:
+            return await sequence.since(conn, self.practice_id, cursor)
+
+    # ---- idempotent write-backs -----------------------------------------------------------------------
+
+    async def write_comm_log(self, req: CommLogWrite) -> WriteResult:
+        body = writes.comm_log_body(self.practice_id, req)
+        return await writes.run(
+            self.engine, self.practice_id, req.idempotency_key, "comm_log", writes.new_id("comm"), body
+        )
+
+    async def record_promise(self, req: PromiseWrite) -> WriteResult:
+        body = writes.promise_body(self.practice_id, req)
+        return await writes.run(
+            self.engine, self.practice_id, req.idempotency_key, "promise", writes.new_id("prom"), body
+        )
+
+    async def record_payment(self, req: PaymentWrite) -> WriteResult:
+        """Post the payment: a negative ledger line, buckets reduced oldest first, last payment updated."""
+        body = writes.payment_body(self.practice_id, req)
+        return await writes.run(
+            self.engine, self.practice_id, req.idempotency_key, "payment", writes.new_id("pay"), body
+        )
+
+    async def create_payment_plan(self, req: PaymentPlanWrite) -> WriteResult:
+        body = writes.plan_body(self.practice_id, req)
+        return await writes.run(
+            self.engine, self.practice_id, req.idempotency_key, "payment_plan", writes.new_id("plan"), body
+        )
+
+    async def update_contact_preferences(self, req: ContactPreferenceWrite) -> WriteResult:
+        """SMS consent on the patient's phones, email consent on their emails, do-not-call on the patient."""
+        body = writes.preferences_body(self.practice_id, req)
+        return await writes.run(
+            self.engine, self.practice_id, req.idempotency_key, "contact_preferences", req.patient_id, body
+        )
+
+    # ---- bulk loading ---------------------------------------------------------------------------------
+
+    async def load_snapshot(
+        self,
+        snapshot: PracticeSnapshot,
+        *,
+        replace: bool = True,
+        progress: loader.Progress | None = None,
+    ) -> None:
+        """Load a whole practice in one transaction: `replace` wipes it first, otherwise upsert by id."""
+        async with self.engine.begin() as conn:
+            await loader.load(conn, self.practice_id, snapshot, replace=replace, progress=progress)
+
+    async def upsert_accounts(
+        self,
+        accounts_: Sequence[AccountSummary],
+        patients_: Sequence[Patient],
+        *,
+        zero_missing: bool = False,
+        progress: loader.Progress | None = None,
+    ) -> None:
+        """Insert or update accounts and people by id (CSV re-import never duplicates).
+
+        `zero_missing=True` treats the input as a complete aging export: stored accounts it does not
+        mention are set to a zero balance (they were paid off since the previous export).
+        """
+        try:
+            info = await self.practice()
+        except PmsUnavailable:
+            info = PracticeInfo(self.practice_id, self.practice_id, "UTC")
+        snapshot = loader.accounts_snapshot(info, accounts_, patients_)
+        async with self.engine.begin() as conn:
+            await loader.load(
+                conn, self.practice_id, snapshot, replace=False, zero_missing=zero_missing, progress=progress
+            )
+
+    # ---- helpers ------------------------------------------------------------------------------------
+
+    def _pr(self, table: sa.Table) -> sa.ColumnElement[bool]:
+        return table.c.practice_id == self.practice_id
+
+    def _family_ids(self, guarantor_id: str) -> sa.ScalarSelect[Any]:
+        return (
+            sa.select(patients.c.patient_id)
+            .where(self._pr(patients), patients.c.guarantor_id == guarantor_id)
+            .scalar_subquery()
+        )
+
+    async def _rows(self, query: sa.Select[Any]) -> Sequence[sa.RowMapping]:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).mappings().all()
+
+    async def _zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo((await self.practice()).timezone)
+        except (PmsUnavailable, ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    async def _patients(self, conn: AsyncConnection, *cond: sa.ColumnElement[bool]) -> list[Patient]:
+        rows = (
+            (
+                await conn.execute(
+                    sa.select(patients).where(self._pr(patients), *cond).order_by(patients.c.patient_id)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        if not rows:
+            return []
+        ids = [r["patient_id"] for r in rows]
+        contacts: dict[str, list[Any]] = defaultdict(list)
+        cp = contact_points
+        for c in (
+            await conn.execute(
+                sa.select(cp)
+                .where(self._pr(cp), cp.c.patient_id.in_(ids))
+                .order_by(cp.c.patient_id, cp.c.position, cp.c.id)
+            )
+        ).mappings():
+            contacts[c["patient_id"]].append(convert.contact_from_row(c))
+        return [convert.patient_from_row(r, contacts[r["patient_id"]]) for r in rows]
