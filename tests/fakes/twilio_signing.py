@@ -1,21 +1,31 @@
 """Sign requests the way Twilio does (twilio-python ``RequestValidator.compute_signature``), for tests.
 
-``post_signed_form`` / ``apost_signed_form`` post a form webhook to an app under test (Starlette
-``TestClient`` is an ``httpx.Client``), signed for ``public_base_url + path_and_query`` (the URL Twilio
-would have called), with repeated fields preserved.
+``post_signed_form`` / ``apost_signed_form`` post a form webhook to an app under test with any client
+that has httpx's ``post(url, content=, headers=)`` (httpx, or Starlette's ``TestClient`` on httpx2),
+signed for ``public_base_url + path_and_query`` (the URL Twilio would have called), with repeated
+fields preserved.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from typing import Protocol, TypeVar
 from urllib.parse import urlencode
 
-import httpx
 from twilio.request_validator import RequestValidator
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 FormParams = Mapping[str, str | Sequence[str]]
+R_co = TypeVar("R_co", covariant=True)
+
+
+class SyncPoster(Protocol[R_co]):
+    def post(self, url: str, *, content: bytes, headers: Mapping[str, str]) -> R_co: ...
+
+
+class AsyncPoster(Protocol[R_co]):
+    def post(self, url: str, *, content: bytes, headers: Mapping[str, str]) -> Awaitable[R_co]: ...
 
 
 class _Multi:
@@ -66,14 +76,15 @@ def _signed(
 
 
 def post_signed_form(
-    client: httpx.Client, auth_token: str, public_base_url: str, path_and_query: str, params: FormParams
-) -> httpx.Response:
+    client: SyncPoster[R_co], auth_token: str, public_base_url: str, path_and_query: str, params: FormParams
+) -> R_co:
+    """POST ``params`` to ``path_and_query``, signed for ``public_base_url + path_and_query``."""
     body, headers = _signed(auth_token, public_base_url, path_and_query, params)
     return client.post(path_and_query, content=body, headers=headers)
 
 
 async def apost_signed_form(
-    client: httpx.AsyncClient, auth_token: str, public_base_url: str, path_and_query: str, params: FormParams
-) -> httpx.Response:
+    client: AsyncPoster[R_co], auth_token: str, public_base_url: str, path_and_query: str, params: FormParams
+) -> R_co:
     body, headers = _signed(auth_token, public_base_url, path_and_query, params)
     return await client.post(path_and_query, content=body, headers=headers)

@@ -115,7 +115,7 @@ async def test_connection_refused_is_transient(make_sms_client: MakeClient) -> N
 async def test_default_timeout_applies_and_is_transient(
     fake_twilio: FakeTwilio, make_sms_client: MakeClient
 ) -> None:
-    fake_twilio.stall_next(1, seconds=2.0)
+    fake_twilio.stall_next(1, seconds=1.0)
 
     outcome = await make_sms_client(timeout=0.2).send(PATIENT, "hello")
 
