@@ -89,6 +89,7 @@ class TwilioAsyncHttpClient(AsyncHttpClient):
         self._slots: asyncio.Semaphore | None = None
 
     def _bind(self) -> tuple[ClientSession, asyncio.Semaphore]:
+        # One pool per event loop; a client reused from a new loop opens a fresh pool.
         loop = asyncio.get_running_loop()
         if self._session is None or self._slots is None or self._loop is not loop:
             self._loop = loop
@@ -123,12 +124,12 @@ class TwilioAsyncHttpClient(AsyncHttpClient):
             "allow_redirects": allow_redirects,
             "timeout": ClientTimeout(total=timeout if timeout is not None else self.timeout),
         }
-        self.log_request(kwargs)
         session, slots = self._bind()
         async with slots, session.request(**kwargs) as raw:
             text = await raw.text()
-            self.log_response(raw.status, raw)
-            return Response(raw.status, text, dict(raw.headers))
+        # Path only: query strings of list calls can carry phone numbers (the SDK's own logger prints them).
+        _logger.debug("twilio %s %s -> %s", kwargs["method"], urlsplit(kwargs["url"]).path, raw.status)
+        return Response(raw.status, text, dict(raw.headers))
 
     async def close(self) -> None:
         """Close the pooled connections (call once at shutdown, from the loop that used the client)."""
@@ -146,6 +147,8 @@ def build_rest_client(
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
 ) -> Client:
     """A ``twilio.rest.Client`` whose ``*_async`` calls go through ``TwilioAsyncHttpClient``.
+
+    Use only the SDK's ``*_async`` methods with it (the sync ones need a sync HTTP client).
 
     Close it with ``await client.http_client.close()``.
     """
