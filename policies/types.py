@@ -1,9 +1,9 @@
 """Inputs and outputs of the pure policy functions.
 
-`compliance.check(action, patient, history, policy, now) -> Decision`
-`plans.options(account, history, policy, today) -> list[PlanTerms]`
+`compliance.check(action, patient, account, history, policy, now) -> Decision`
+`plans.options(balance, policy, today, *, history=None) -> list[PlanTerms]`
 `scoring.prioritise(account, history, policy, today) -> Priority`
-`messages.lint(text, *, verified, policy, channel) -> list[Violation]`
+`messages.lint(text, *, verified, policy, channel, ...) -> list[Violation]`
 """
 
 from __future__ import annotations
@@ -15,7 +15,17 @@ from enum import StrEnum
 from typing import Literal
 
 Channel = Literal["voice", "sms", "email"]
-Purpose = Literal["balance", "plan_reminder", "promise_reminder", "receipt", "reply", "voicemail", "callback"]
+Purpose = Literal[
+    "balance",
+    "plan_reminder",
+    "promise_reminder",
+    "receipt",
+    "reply",
+    "voicemail",
+    "callback",
+    "opt_out_confirmation",  # the single confirmation after an opt-out (rule 22): never blocked
+    "help",  # the HELP/INFO reply (rule 40): never blocked
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +40,9 @@ class ContactAction:
     initiated_by: Literal["agent", "patient_reply", "staff"] = "agent"
     line_type: Literal["mobile", "landline", "unknown"] = "mobile"
     automated: bool = True  # artificial voice / automated text
+    # When the patient directly asked for this contact (e.g. "call me back Thursday"). Within 7 days it
+    # exempts the call from the 7-in-7 cap and the post-conversation cooldown (Reg F 1006.14(b)(3)).
+    requested_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +78,26 @@ class ConsentRecord:
     channel: Channel
     value: str
     basis: Literal[
-        "provided_number_for_account", "express_verbal", "written", "sms_opt_in", "healthcare_exemption", "none"
+        "provided_number_for_account",
+        "express_verbal",
+        "written",
+        "sms_opt_in",
+        "healthcare_exemption",
+        "none",
     ]
     at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class InconvenientTime:
-    """Patient-designated: e.g. not before 12:00, or not on this number."""
+    """Patient-designated: e.g. not before 12:00, or not on this number.
+
+    Times are patient-local. Only `not_before` → allowed from then; only `not_after` → allowed until
+    then; both with not_before < not_after → allowed only between them; both with not_before >
+    not_after → a blackout between not_after and not_before ("not during work hours 9-5" is
+    `not_after=09:00, not_before=17:00`). With no times, `value`/`channel` is never to be used.
+    `value` and `channel`, when set, narrow the record to that number/address or medium.
+    """
 
     not_before: time | None = None
     not_after: time | None = None
@@ -86,7 +111,8 @@ class ContactHistory:
     suppressions: tuple[Suppression, ...] = ()
     consents: tuple[ConsentRecord, ...] = ()
     inconvenient: tuple[InconvenientTime, ...] = ()
-    extra_flags: frozenset[str] = frozenset()  # flags set by BalanceLine (dispute opened by the agent, pause…)
+    # flags set by BalanceLine (dispute opened by the agent, pause…)
+    extra_flags: frozenset[str] = frozenset()
     reassigned_numbers: frozenset[str] = frozenset()
     upcoming_appointment_at: datetime | None = None
     last_payment_at: datetime | None = None
@@ -102,6 +128,7 @@ class Decision:
     reason: str  # machine-readable code, e.g. "ok", "outside_window", "suppressed", "flag:dispute"
     next_allowed_at: datetime | None = None
     detail: str = ""  # one human sentence for staff
+    blocked_by: tuple[str, ...] = ()  # every failing check's code, in check order (reason is the first)
 
 
 @dataclass(frozen=True, slots=True)
