@@ -8,7 +8,6 @@ first).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from typing import Any
@@ -16,9 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pms.local import convert, loader, sequence, writes
+from pms.local import convert, loader, queries, sequence, writes
 from pms.local.engine import make_engine
 from pms.local.models import (
     accounts,
@@ -113,8 +112,7 @@ class LocalPms:
     # ---- reads: people ------------------------------------------------------------------------------
 
     async def get_patient(self, patient_id: str) -> Patient | None:
-        async with self.engine.connect() as conn:
-            found = await self._patients(conn, patients.c.patient_id == patient_id)
+        found = await self._patients(patients.c.patient_id == patient_id)
         return found[0] if found else None
 
     async def find_patients_by_phone(self, phone_e164: str) -> list[Patient]:
@@ -122,17 +120,9 @@ class LocalPms:
         number = to_e164(phone_e164)
         if number is None:
             return []
-        ids = (
-            sa.select(contact_points.c.patient_id)
-            .where(
-                self._pr(contact_points),
-                contact_points.c.channel == "phone",
-                contact_points.c.value == number,
-            )
-            .scalar_subquery()
-        )
-        async with self.engine.connect() as conn:
-            found = await self._patients(conn, patients.c.patient_id.in_(ids))
+        cp = contact_points
+        ids = sa.select(cp.c.patient_id).where(self._pr(cp), cp.c.channel == "phone", cp.c.value == number)
+        found = await self._patients(patients.c.patient_id.in_(ids.scalar_subquery()))
         return sorted(found, key=lambda p: (p.patient_id != p.guarantor_id, p.patient_id))
 
     async def find_patients_by_name_dob(
@@ -142,35 +132,27 @@ class LocalPms:
         first, last = convert.name_key(first_name), convert.name_key(last_name)
         if not first or not last:
             return []
-        async with self.engine.connect() as conn:
-            return await self._patients(
-                conn,
-                patients.c.last_key == last,
-                patients.c.first_key == first,
-                patients.c.date_of_birth == date_of_birth,
-            )
+        return await self._patients(
+            patients.c.last_key == last,
+            patients.c.first_key == first,
+            patients.c.date_of_birth == date_of_birth,
+        )
 
     async def get_family(self, guarantor_id: str) -> list[Patient]:
         """The guarantor first, then the other family members by id."""
-        async with self.engine.connect() as conn:
-            found = await self._patients(conn, patients.c.guarantor_id == guarantor_id)
+        found = await self._patients(patients.c.guarantor_id == guarantor_id)
         return sorted(found, key=lambda p: (p.patient_id != guarantor_id, p.patient_id))
 
     # ---- reads: accounts ------------------------------------------------------------------------------
 
     async def get_account(self, guarantor_id: str) -> AccountSummary | None:
         """The account with aging and flags; a guarantor without an account row reads as all zero."""
+        query = sa.select(accounts).where(self._pr(accounts), accounts.c.guarantor_id == guarantor_id)
         async with self.engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        sa.select(accounts).where(self._pr(accounts), accounts.c.guarantor_id == guarantor_id)
-                    )
-                )
-                .mappings()
-                .first()
+            row = await queries.first(conn, query)
+            people = await queries.load_patients(
+                conn, self.practice_id, patients.c.patient_id == guarantor_id
             )
-            people = await self._patients(conn, patients.c.patient_id == guarantor_id)
         if not people:
             return None
         if row is None:
@@ -181,45 +163,22 @@ class LocalPms:
         self, *, has_balance: bool = True, limit: int = 100, offset: int = 0
     ) -> Page[AccountSummary]:
         """Accounts ordered by guarantor id; `has_balance` keeps those owing (credit balances excluded)."""
-        cond = [self._pr(accounts)]
-        if has_balance:
-            cond.append(accounts.c.patient_balance > 0)
+        cond = queries.account_filter(self.practice_id, has_balance)
+        query = sa.select(accounts).where(*cond).order_by(accounts.c.guarantor_id).limit(limit).offset(offset)
         async with self.engine.connect() as conn:
-            total = (
-                await conn.execute(sa.select(sa.func.count()).select_from(accounts).where(*cond))
-            ).scalar_one()
-            rows = (
-                (
-                    await conn.execute(
-                        sa.select(accounts)
-                        .where(*cond)
-                        .order_by(accounts.c.guarantor_id)
-                        .limit(limit)
-                        .offset(offset)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+            total = await queries.count_accounts(conn, self.practice_id, has_balance)
+            rows = await queries.rows(conn, query)
             ids = [r["guarantor_id"] for r in rows]
-            people = {p.patient_id: p for p in await self._patients(conn, patients.c.patient_id.in_(ids))}
+            people = await queries.load_patients(conn, self.practice_id, patients.c.patient_id.in_(ids))
+        by_id = {p.patient_id: p for p in people}
         items = [
-            convert.account_from_row(r, people[r["guarantor_id"]])
-            for r in rows
-            if r["guarantor_id"] in people
+            convert.account_from_row(r, by_id[r["guarantor_id"]]) for r in rows if r["guarantor_id"] in by_id
         ]
-        return Page(items=items, total=int(total), offset=offset, limit=limit)
+        return Page(items=items, total=total, offset=offset, limit=limit)
 
     async def count_accounts(self, *, has_balance: bool = False) -> int:
-        cond = [self._pr(accounts)]
-        if has_balance:
-            cond.append(accounts.c.patient_balance > 0)
         async with self.engine.connect() as conn:
-            return int(
-                (
-                    await conn.execute(sa.select(sa.func.count()).select_from(accounts).where(*cond))
-                ).scalar_one()
-            )
+            return await queries.count_accounts(conn, self.practice_id, has_balance)
 
     async def set_flag(self, guarantor_id: str, flag: str, on: bool) -> bool:
         """Set or clear an account flag (e.g. `dispute`, `paused`). False when there is no such account."""
@@ -237,48 +196,32 @@ class LocalPms:
     # ---- reads: family histories ----------------------------------------------------------------------
 
     async def get_ledger(self, guarantor_id: str, *, since: date | None = None) -> list[LedgerLine]:
-        cond = [self._pr(ledger_lines), ledger_lines.c.patient_id.in_(self._family_ids(guarantor_id))]
+        t = ledger_lines
+        cond = [self._pr(t), t.c.patient_id.in_(queries.family_ids(self.practice_id, guarantor_id))]
         if since is not None:
-            cond.append(ledger_lines.c.posted_date >= since)
-        query = (
-            sa.select(ledger_lines).where(*cond).order_by(ledger_lines.c.posted_date, ledger_lines.c.line_id)
-        )
+            cond.append(t.c.posted_date >= since)
+        query = sa.select(t).where(*cond).order_by(t.c.posted_date, t.c.line_id)
         return [convert.ledger_from_row(r) for r in await self._rows(query)]
 
     async def get_payments(self, guarantor_id: str) -> list[Payment]:
         t = payments
-        query = (
-            sa.select(t)
-            .where(self._pr(t), t.c.guarantor_id == guarantor_id)
-            .order_by(t.c.paid_on.desc(), t.c.payment_id)
-        )
+        query = self._by_guarantor(t, guarantor_id).order_by(t.c.paid_on.desc(), t.c.payment_id)
         return [convert.payment_from_row(r) for r in await self._rows(query)]
 
     async def get_payment_plans(self, guarantor_id: str) -> list[PaymentPlan]:
         t = payment_plans
-        query = (
-            sa.select(t)
-            .where(self._pr(t), t.c.guarantor_id == guarantor_id)
-            .order_by(t.c.first_due.desc(), t.c.plan_id)
-        )
+        query = self._by_guarantor(t, guarantor_id).order_by(t.c.first_due.desc(), t.c.plan_id)
         return [convert.plan_from_row(r) for r in await self._rows(query)]
 
     async def get_promises(self, guarantor_id: str) -> list[Promise]:
         t = promises
-        query = (
-            sa.select(t)
-            .where(self._pr(t), t.c.guarantor_id == guarantor_id)
-            .order_by(t.c.due_on.desc(), t.c.promise_id)
-        )
+        query = self._by_guarantor(t, guarantor_id).order_by(t.c.due_on.desc(), t.c.promise_id)
         return [convert.promise_from_row(r) for r in await self._rows(query)]
 
     async def get_claims(self, guarantor_id: str) -> list[Claim]:
         t = claims
-        query = (
-            sa.select(t)
-            .where(self._pr(t), t.c.patient_id.in_(self._family_ids(guarantor_id)))
-            .order_by(t.c.service_date.desc(), t.c.claim_id)
-        )
+        family = t.c.patient_id.in_(queries.family_ids(self.practice_id, guarantor_id))
+        query = sa.select(t).where(self._pr(t), family).order_by(t.c.service_date.desc(), t.c.claim_id)
         return [convert.claim_from_row(r) for r in await self._rows(query)]
 
     async def get_appointments(
@@ -286,7 +229,7 @@ class LocalPms:
     ) -> list[Appointment]:
         """Family appointments in time order; `from_date` is a day in the practice's time zone."""
         t = appointments
-        cond = [self._pr(t), t.c.patient_id.in_(self._family_ids(guarantor_id))]
+        cond = [self._pr(t), t.c.patient_id.in_(queries.family_ids(self.practice_id, guarantor_id))]
         if from_date is not None:
             cond.append(t.c.start >= datetime.combine(from_date, time(0), await self._zone()))
         query = sa.select(t).where(*cond).order_by(t.c.start, t.c.appointment_id)
@@ -381,44 +324,19 @@ class LocalPms:
     def _pr(self, table: sa.Table) -> sa.ColumnElement[bool]:
         return table.c.practice_id == self.practice_id
 
-    def _family_ids(self, guarantor_id: str) -> sa.ScalarSelect[Any]:
-        return (
-            sa.select(patients.c.patient_id)
-            .where(self._pr(patients), patients.c.guarantor_id == guarantor_id)
-            .scalar_subquery()
-        )
+    def _by_guarantor(self, table: sa.Table, guarantor_id: str) -> sa.Select[Any]:
+        return sa.select(table).where(self._pr(table), table.c.guarantor_id == guarantor_id)
 
     async def _rows(self, query: sa.Select[Any]) -> Sequence[sa.RowMapping]:
         async with self.engine.connect() as conn:
-            return (await conn.execute(query)).mappings().all()
+            return await queries.rows(conn, query)
+
+    async def _patients(self, *cond: sa.ColumnElement[bool]) -> list[Patient]:
+        async with self.engine.connect() as conn:
+            return await queries.load_patients(conn, self.practice_id, *cond)
 
     async def _zone(self) -> ZoneInfo:
         try:
             return ZoneInfo((await self.practice()).timezone)
         except (PmsUnavailable, ZoneInfoNotFoundError, ValueError):
             return ZoneInfo("UTC")
-
-    async def _patients(self, conn: AsyncConnection, *cond: sa.ColumnElement[bool]) -> list[Patient]:
-        rows = (
-            (
-                await conn.execute(
-                    sa.select(patients).where(self._pr(patients), *cond).order_by(patients.c.patient_id)
-                )
-            )
-            .mappings()
-            .all()
-        )
-        if not rows:
-            return []
-        ids = [r["patient_id"] for r in rows]
-        contacts: dict[str, list[Any]] = defaultdict(list)
-        cp = contact_points
-        for c in (
-            await conn.execute(
-                sa.select(cp)
-                .where(self._pr(cp), cp.c.patient_id.in_(ids))
-                .order_by(cp.c.patient_id, cp.c.position, cp.c.id)
-            )
-        ).mappings():
-            contacts[c["patient_id"]].append(convert.contact_from_row(c))
-        return [convert.patient_from_row(r, contacts[r["patient_id"]]) for r in rows]
