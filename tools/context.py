@@ -53,6 +53,10 @@ class CallerState:
     outcome: Outcome = "none"
     ended: bool = False
     notes: list[str] = field(default_factory=list)  # short facts for the summary (no PHI beyond need)
+    # effects already carried out in this conversation, by idempotency key -> the result data the tool
+    # returned; a repeated call with the same arguments returns it instead of acting twice (JSON-able)
+    effects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    links_created: int = 0  # payment links made in this conversation (the provider's attempt number)
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,13 @@ class Records(Protocol):
     async def set_account_flag(self, *, guarantor_id: str, flag: str, on: bool, reason: str) -> None: ...
 
     async def schedule_callback(
-        self, *, patient_id: str | None, contact: str | None, at: datetime | None, reason: str, conversation_id: str
+        self,
+        *,
+        patient_id: str | None,
+        contact: str | None,
+        at: datetime | None,
+        reason: str,
+        conversation_id: str,
     ) -> str: ...
 
 
@@ -142,8 +152,15 @@ class Messenger(Protocol):
     async def send_sms(self, *, patient_id: str | None, to: str, body: str, purpose: str) -> SendResult: ...
 
 
+class PaymentLinkError(RuntimeError):
+    """No payment link can be made right now (provider down, no portal configured)."""
+
+
 class PaymentLinks(Protocol):
-    """Creates a single-use payment link for an amount computed by the tool from the ledger."""
+    """Creates a single-use payment link for an amount computed by the tool from the ledger.
+
+    Raises `PaymentLinkError` when no link can be made; the tool then offers another way to pay.
+    """
 
     async def create_link(
         self, *, guarantor_id: str, amount: Decimal, purpose: str, attempt: int, conversation_id: str
