@@ -1,0 +1,1 @@
+"""Payment-link providers implementing `tools.context.PaymentLinks`."""
