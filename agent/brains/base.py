@@ -49,5 +49,6 @@ class ToolInvoker(Protocol):
 class Brain(Protocol):
     name: str
 
-    def respond(self, conversation: Conversation, user_turn: str, tools: ToolInvoker) -> AsyncIterator[BrainEvent]:
-        ...
+    def respond(
+        self, conversation: Conversation, user_turn: str, tools: ToolInvoker
+    ) -> AsyncIterator[BrainEvent]: ...
