@@ -8,14 +8,16 @@ first).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pms.local import convert, loader, queries, sequence, writes
 from pms.local.engine import make_engine
@@ -59,6 +61,9 @@ from pms.types import (
     WriteResult,
 )
 
+# Connection-level failures; SQLite's "no such table" (schema missing) is an OperationalError too.
+_UNAVAILABLE = (OperationalError, InterfaceError, SATimeoutError, OSError)
+
 
 class LocalPms:
     """The local SQL PMS for one practice (`practice_id`) in a database that may hold several."""
@@ -82,7 +87,7 @@ class LocalPms:
     # ---- identity & health -------------------------------------------------------------------------
 
     async def practice(self) -> PracticeInfo:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             row = (await conn.execute(sa.select(practices).where(self._pr(practices)))).mappings().first()
         if row is None:
             raise PmsUnavailable(f"practice {self.practice_id!r} has not been loaded into the local PMS")
@@ -148,7 +153,7 @@ class LocalPms:
     async def get_account(self, guarantor_id: str) -> AccountSummary | None:
         """The account with aging and flags; a guarantor without an account row reads as all zero."""
         query = sa.select(accounts).where(self._pr(accounts), accounts.c.guarantor_id == guarantor_id)
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             row = await queries.first(conn, query)
             people = await queries.load_patients(
                 conn, self.practice_id, patients.c.patient_id == guarantor_id
@@ -165,7 +170,7 @@ class LocalPms:
         """Accounts ordered by guarantor id; `has_balance` keeps those owing (credit balances excluded)."""
         cond = queries.account_filter(self.practice_id, has_balance)
         query = sa.select(accounts).where(*cond).order_by(accounts.c.guarantor_id).limit(limit).offset(offset)
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             total = await queries.count_accounts(conn, self.practice_id, has_balance)
             rows = await queries.rows(conn, query)
             ids = [r["guarantor_id"] for r in rows]
@@ -177,13 +182,13 @@ class LocalPms:
         return Page(items=items, total=total, offset=offset, limit=limit)
 
     async def count_accounts(self, *, has_balance: bool = False) -> int:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             return await queries.count_accounts(conn, self.practice_id, has_balance)
 
     async def set_flag(self, guarantor_id: str, flag: str, on: bool) -> bool:
         """Set or clear an account flag (e.g. `dispute`, `paused`). False when there is no such account."""
         where = (self._pr(accounts), accounts.c.guarantor_id == guarantor_id)
-        async with self.engine.begin() as conn:
+        async with self._connect(begin=True) as conn:
             stored = (await conn.execute(sa.select(accounts.c.flags).where(*where).with_for_update())).first()
             if stored is None:
                 return False
@@ -246,7 +251,7 @@ class LocalPms:
         return [convert.comm_from_row(r) for r in await self._rows(query)]
 
     async def changes_since(self, cursor: str | None) -> ChangeSet:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             return await sequence.since(conn, self.practice_id, cursor)
 
     # ---- idempotent write-backs -----------------------------------------------------------------------
@@ -321,6 +326,15 @@ class LocalPms:
 
     # ---- helpers ------------------------------------------------------------------------------------
 
+    @asynccontextmanager
+    async def _connect(self, *, begin: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection (or transaction) whose connectivity failures surface as `PmsUnavailable`."""
+        try:
+            async with self.engine.begin() if begin else self.engine.connect() as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            raise PmsUnavailable(f"local PMS database unavailable: {type(exc).__name__}") from exc
+
     def _pr(self, table: sa.Table) -> sa.ColumnElement[bool]:
         return table.c.practice_id == self.practice_id
 
@@ -328,11 +342,11 @@ class LocalPms:
         return sa.select(table).where(self._pr(table), table.c.guarantor_id == guarantor_id)
 
     async def _rows(self, query: sa.Select[Any]) -> Sequence[sa.RowMapping]:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             return await queries.rows(conn, query)
 
     async def _patients(self, *cond: sa.ColumnElement[bool]) -> list[Patient]:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             return await queries.load_patients(conn, self.practice_id, *cond)
 
     async def _zone(self) -> ZoneInfo:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -121,9 +121,10 @@ def account_row(practice_id: str, a: AccountSummary, now: datetime) -> dict[str,
     }
 
 
-def value_row(practice_id: str, obj: Any) -> dict[str, Any]:
-    """Row for the simple record types whose fields map 1:1 onto columns."""
-    row = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+def value_row(practice_id: str, obj: Any, columns: Collection[str]) -> dict[str, Any]:
+    """Row for the record types whose fields map 1:1 onto `columns` (fields without a column are
+    left out, so an additive field in `pms.types` cannot break loading)."""
+    row = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name in columns}
     for name, value in row.items():
         if isinstance(value, Decimal):
             row[name] = money(value)

@@ -61,6 +61,11 @@ def _dedupe(rows: Iterable[dict[str, Any]], table: sa.Table) -> list[dict[str, A
     return list(out.values())
 
 
+def _records(practice_id: str, table: sa.Table, objs: Iterable[Any]) -> list[dict[str, Any]]:
+    columns = frozenset(table.c.keys())
+    return _dedupe((convert.value_row(practice_id, obj, columns) for obj in objs), table)
+
+
 def _upsert(dialect: str, table: sa.Table) -> Any:
     if dialect == "postgresql":
         stmt: Any = postgresql.insert(table)
@@ -213,7 +218,7 @@ async def load(
     contact_rows = [row for p in people.values() for row in convert.contact_rows(practice_id, p)]
     account_rows = _dedupe((convert.account_row(practice_id, a, now) for a in snapshot.accounts), accounts)
     others: list[tuple[sa.Table, list[dict[str, Any]]]] = [
-        (table, _dedupe((convert.value_row(practice_id, obj) for obj in objs), table))
+        (table, _records(practice_id, table, objs))
         for table, objs in (
             (ledger_lines, snapshot.ledger),
             (claims, snapshot.claims),

@@ -134,7 +134,9 @@ class PmsContactPoint(Base):
         Index("ix_pms_contact_points_patient", "practice_id", "patient_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     practice_id: Mapped[str] = mapped_column(String(64))
     patient_id: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(Integer, default=0)

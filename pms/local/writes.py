@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pms.local import aging, convert, sequence
@@ -76,9 +77,21 @@ def _repeat(found: tuple[str, str], kind: str, key: str) -> WriteResult:
 async def run(
     engine: AsyncEngine, practice_id: str, key: str, kind: str, record_id: str, body: Body
 ) -> WriteResult:
-    """Perform `body` once per (practice, key); `body` returns the guarantor ids it touched."""
+    """Perform `body` once per (practice, key); `body` returns the guarantor ids it touched.
+
+    A database that cannot be reached gives `failed` (retry later: the key makes retries safe).
+    """
     if not key:
         return WriteResult("failed", message="an idempotency key is required")
+    try:
+        return await _run_once(engine, practice_id, key, kind, record_id, body)
+    except (DBAPIError, SATimeoutError, OSError) as exc:
+        return WriteResult("failed", message=f"database error: {type(exc).__name__}")
+
+
+async def _run_once(
+    engine: AsyncEngine, practice_id: str, key: str, kind: str, record_id: str, body: Body
+) -> WriteResult:
     found = await existing_write(engine, practice_id, key)
     if found is not None:
         return _repeat(found, kind, key)
@@ -100,10 +113,8 @@ async def run(
     except IntegrityError as exc:
         found = await existing_write(engine, practice_id, key)
         if found is None:
-            return WriteResult("failed", message=f"integrity error: {exc.orig!r}")
+            return WriteResult("failed", message=f"integrity error: {type(exc.orig).__name__}")
         return _repeat(found, kind, key)
-    except DBAPIError as exc:
-        return WriteResult("failed", message=f"database error: {type(exc.orig).__name__}")
     return WriteResult("created", record_id)
 
 

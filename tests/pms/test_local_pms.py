@@ -11,7 +11,7 @@ import pytest
 
 from pms.local import LocalPms
 from pms.protocol import PmsAdapter, PmsUnavailable
-from pms.types import Capabilities, Flag
+from pms.types import Capabilities, CommLogWrite, Flag
 from tests.pms.test_local_support import (
     BACKENDS,
     CREDIT_HOME,
@@ -239,3 +239,23 @@ async def test_changes_since_none_is_every_guarantor_then_nothing(pms: LocalPms)
     assert everything.guarantor_ids == ["G1", "G4", "G5", "G6", "G7"]
     assert (await pms.changes_since(everything.cursor)).guarantor_ids == []
     assert (await pms.changes_since("garbage")).guarantor_ids == everything.guarantor_ids
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_unreachable_database_degrades_cleanly(backend: str, tmp_path: Path) -> None:
+    url = {
+        "sqlite": f"sqlite+aiosqlite:///{tmp_path / 'never-migrated.db'}",  # no pms_ tables
+        "postgres": "postgresql+asyncpg://postgres@127.0.0.1:1/none",  # nothing listens on port 1
+    }[backend]
+    pms = LocalPms.from_url(url)
+    try:
+        health = await pms.health()
+        assert not health.reachable and "database error" in health.detail
+        with pytest.raises(PmsUnavailable):
+            await pms.find_patients_by_phone(GARCIA_MOBILE)
+        with pytest.raises(PmsUnavailable):
+            await pms.list_accounts()
+        res = await pms.write_comm_log(CommLogWrite("k", "G1", datetime.now(UTC), "phone", "sent", "x"))
+        assert res.status == "failed" and not res.done
+    finally:
+        await pms.close()
