@@ -14,11 +14,7 @@ from datetime import date
 from enum import StrEnum
 
 from agent.brains import slots
-
-try:  # the shared card-number detector (policies/redaction.py); a local one if it is not there yet
-    from policies.redaction import contains_card_number
-except ImportError:  # pragma: no cover - only while the policies module is being written
-    contains_card_number = None
+from policies.redaction import contains_card_number
 
 
 class Intent(StrEnum):
@@ -103,7 +99,7 @@ _THIRD = _rx(
 )
 _HUMAN = _rx(
     r"\b(?:talk|speak)\s+(?:to|with)\s+(?:a|an|the|someone|somebody|your|real|live)\b",
-    r"\b(?:agent|representative|operator|receptionist|human|real\s+person|live\s+person|front\s+desk)\b",
+    r"\b(?:agent|representative|operator|human|real\s+person|live\s+person)\b",
     r"\btransfer\s+me\b", r"\bconnect\s+me\b", r"\bbilling\s+(?:department|office|person|team)\b",
 )
 _HELP = _rx(r"^\s*(?:help|info|menu|options)\W*$", r"\bwhat\s+can\s+you\s+do\b")
@@ -216,9 +212,7 @@ def is_spanish(text: str) -> bool:
 
 
 def _has_card(text: str) -> bool:
-    if contains_card_number is not None and contains_card_number(text):
-        return True
-    return bool(_CARD_WORDS.search(text) or _CARD_DIGITS.search(text))
+    return contains_card_number(text) or bool(_CARD_WORDS.search(text) or _CARD_DIGITS.search(text))
 
 
 def _opt_out_channel(text: str) -> str:

@@ -17,32 +17,26 @@ from typing import Any
 
 from agent.brains.guard import amounts_in
 from agent.brains.phrases import channel_of, pretty_phone
+from agent.brains.rules_turn import DOB_MASK
 from agent.brains.slots import find_dob
 from agent.conversation import Conversation
 from policies.config import PracticePolicy
+from policies.redaction import redact
 from prompts.loader import system_prompt
 from tools.context import ToolResult
 
-try:  # the shared redactor (card numbers, ...); a minimal card mask until it exists
-    from policies.redaction import redact as _shared_redact
-except ImportError:  # pragma: no cover - only while the policies module is being written
-    _shared_redact = None
-
-DOB_MASK = "[date of birth]"
 HISTORY_TURNS = 30
-_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_SHARED_DOB_TOKEN = re.compile(r"\[dob\]", re.I)
 
 
 def mask(text: str, today: date) -> str:
-    """Card numbers and dates of birth out of text bound for the model."""
-    text = _shared_redact(text) if _shared_redact is not None else text
-    text = _CARD.sub("[card number removed]", text)
+    """Dates of birth (as `DOB_MASK`), card numbers and other identifiers out of text bound for the model."""
     for _ in range(3):  # a turn may hold more than one date of birth
         span = find_dob(text, today)
         if not span:
             break
         text = text.replace(span, DOB_MASK)
-    return text
+    return _SHARED_DOB_TOKEN.sub(DOB_MASK, redact(text))
 
 
 def system(conversation: Conversation, policy: PracticePolicy, today: date) -> dict[str, Any]:
@@ -86,14 +80,13 @@ def _context(conversation: Conversation) -> str:
 def build(conversation: Conversation, policy: PracticePolicy, text: str, today: date) -> list[dict[str, Any]]:
     """System message, the transcript so far, then this turn (all masked)."""
     turns = list(conversation.turns)
-    current = mask(text, today)
-    if turns and turns[-1].speaker == "patient" and mask(turns[-1].text, today) == current:
-        turns = turns[:-1]  # the session already added this turn to the transcript
+    if turns and turns[-1].speaker == "patient":
+        turns = turns[:-1]  # the turn engine adds this turn to the transcript before asking the brain
     messages: list[dict[str, Any]] = [system(conversation, policy, today)]
     for turn in turns[-HISTORY_TURNS:]:
         role = "user" if turn.speaker == "patient" else "assistant"
         messages.append({"role": role, "content": mask(turn.text, today)})
-    messages.append({"role": "user", "content": current})
+    messages.append({"role": "user", "content": mask(text, today)})
     return messages
 
 

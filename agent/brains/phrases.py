@@ -20,7 +20,7 @@ from prompts.loader import render
 _MONEY_IN_TEXT = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{2}))?")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.I)
 _FREQUENCY = {
-    "sms": {"monthly": "/mo", "weekly": "/wk", "every_other_week": "every 2 wks"},
+    "sms": {"monthly": "a month", "weekly": "a week", "every_other_week": "every 2 weeks"},
     "voice": {"monthly": "a month", "weekly": "a week", "every_other_week": "every other week"},
 }
 

@@ -20,6 +20,8 @@ from tools.context import ToolResult
 
 log = logging.getLogger(__name__)
 
+DOB_MASK = "[date of birth]"  # what tool events (and so transcripts and logs) show instead of a DOB
+
 # Lines that talk about money owed: an SMS reply containing one carries the opt-out footer (rule 26).
 COLLECTION_KEYS = frozenset(
     {"balance", "balance_next", "plan_options", "plan_option_single", "plan_accepted", "plan_link",
@@ -67,7 +69,8 @@ class RulesTurn:
         except Exception as exc:  # a tool layer bug must not leave the caller in silence
             log.error("tool %s raised %s", name, type(exc).__name__)
             result = ToolResult.refuse("tool_error", self.book.line("tool_problem"))
-        self.events.append(ToolEvent(name=name, arguments=args, result=result))
+        shown = {**args, "date_of_birth": DOB_MASK} if "date_of_birth" in args else args
+        self.events.append(ToolEvent(name=name, arguments=shown, result=result))
         return result
 
     def say(self, key: str, **vars: Any) -> None:
