@@ -1,0 +1,246 @@
+"""The PMS-write outbox drainer: delivers queued write-backs exactly once, as far as the PMS can tell.
+
+Rows are queued by `SqlRecords.enqueue_pms_write` (one row per idempotency key, note already
+carrying the `[cx:XXXXXXXX]` marker). A drain:
+
+1. treats rows stuck IN_FLIGHT longer than `stuck_after` (a crashed drainer) as UNKNOWN;
+2. claims due PENDING/UNKNOWN rows → IN_FLIGHT, attempts + 1. PostgreSQL: SELECT … FOR UPDATE
+   SKIP LOCKED; SQLite: a conditional UPDATE per row (WHERE state and attempts are as read), so two
+   drainers never claim the same row;
+3. calls the adapter. Outcomes: done (created / already_exists / queued_manual / unsupported) →
+   CONFIRMED with the external id; timeout, `PmsUnavailable` or an "unknown" result → UNKNOWN,
+   retried with backoff (the adapter reconciles by idempotency key/marker before re-posting, so a
+   write that did land is found, not duplicated); a definite failure → PENDING with backoff, and
+   FAILED (plus a staff task) once `max_attempts` is reached.
+
+Every finishing update is fenced on (state = IN_FLIGHT, attempts = the claimed attempt), so a
+drainer that lost its row to recovery cannot overwrite the newer outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from agent.store.base import audit_row, utc_now
+from agent.store.db import make_session_factory
+from agent.store.models import OutboxRow, StaffTaskRow, new_id
+from agent.store.pms_writes import KINDS, decode
+from pms.protocol import PmsAdapter, PmsUnavailable
+from pms.types import WriteResult
+
+log = structlog.get_logger(__name__)
+
+_DUE = ("PENDING", "UNKNOWN")
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    recovered: int = 0  # stuck IN_FLIGHT rows moved to UNKNOWN
+    claimed: int = 0
+    confirmed: int = 0
+    unknown: int = 0
+    retrying: int = 0  # definite failure, will retry
+    failed: int = 0  # gave up: staff task created
+    outcomes: dict[str, str] = field(default_factory=dict)  # outbox id -> new state
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    conversation_id: str | None
+
+
+class OutboxDrainer:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession] | AsyncEngine,
+        pms: PmsAdapter,
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        max_attempts: int = 8,
+        base_delay: timedelta = timedelta(seconds=30),
+        max_delay: timedelta = timedelta(hours=1),
+        call_timeout: float = 60.0,
+        stuck_after: timedelta = timedelta(minutes=5),
+    ) -> None:
+        if isinstance(session_factory, AsyncEngine):
+            session_factory = make_session_factory(session_factory)
+        self._sessions = session_factory
+        self._pms = pms
+        self._clock = clock
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.call_timeout = call_timeout
+        self.stuck_after = stuck_after
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Delay before the next try after `attempts` tries: base · 2^(attempts-1), capped."""
+        return min(self.base_delay * (2 ** max(0, attempts - 1)), self.max_delay)
+
+    async def drain_once(self, limit: int = 50) -> DrainReport:
+        now = self._clock()
+        recovered = await self._recover_stuck(now)
+        claimed = await self._claim(now, limit)
+        counts = {"CONFIRMED": 0, "UNKNOWN": 0, "PENDING": 0, "FAILED": 0}
+        outcomes: dict[str, str] = {}
+        for row in claimed:
+            state = await self._deliver(row)
+            outcomes[row.id] = state
+            counts[state] = counts.get(state, 0) + 1
+        return DrainReport(
+            recovered=recovered,
+            claimed=len(claimed),
+            confirmed=counts["CONFIRMED"],
+            unknown=counts["UNKNOWN"],
+            retrying=counts["PENDING"],
+            failed=counts["FAILED"],
+            outcomes=outcomes,
+        )
+
+    async def run_forever(self, stop_event: asyncio.Event, interval: float = 2.0, *, limit: int = 50) -> None:
+        """Drain until `stop_event` is set; a full batch drains again at once, errors are logged."""
+        while not stop_event.is_set():
+            report = DrainReport()
+            try:
+                report = await self.drain_once(limit)
+            except Exception:  # keep the loop alive (database restart, …)
+                log.exception("outbox_drain_failed")
+            if report.claimed >= limit:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_event.wait(), timeout=interval)
+
+    # ---- claiming ------------------------------------------------------------------------------
+
+    async def _recover_stuck(self, now: datetime) -> int:
+        async with self._sessions() as s, s.begin():
+            result: Any = await s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.state == "IN_FLIGHT", OutboxRow.updated_at < now - self.stuck_after)
+                .values(state="UNKNOWN", last_error="in flight too long (drainer stopped?)", updated_at=now)
+            )
+            return int(result.rowcount or 0)
+
+    def _due(self, now: datetime) -> Any:
+        return (
+            select(OutboxRow.id, OutboxRow.state, OutboxRow.attempts)
+            .where(OutboxRow.state.in_(_DUE), OutboxRow.next_attempt_at <= now)
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.created_at, OutboxRow.id)
+        )
+
+    async def _claim(self, now: datetime, limit: int) -> list[_Claimed]:
+        claimed: list[_Claimed] = []
+        async with self._sessions() as s, s.begin():
+            postgres = s.get_bind().dialect.name == "postgresql"
+            q = self._due(now).limit(limit)
+            if postgres:
+                q = q.with_for_update(skip_locked=True)  # rows another drainer holds are skipped
+            candidates = (await s.execute(q)).all()
+            for cid, state, attempts in candidates:
+                # On SQLite this WHERE is the claim; on PostgreSQL the rows are already locked.
+                result = await s.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == cid, OutboxRow.state == state, OutboxRow.attempts == attempts)
+                    .values(state="IN_FLIGHT", attempts=OutboxRow.attempts + 1, updated_at=now)
+                    .returning(OutboxRow.kind, OutboxRow.payload, OutboxRow.conversation_id)
+                )
+                got = result.first()
+                if got is not None:
+                    claimed.append(_Claimed(cid, got.kind, got.payload, attempts + 1, got.conversation_id))
+        return claimed
+
+    # ---- delivering ----------------------------------------------------------------------------
+
+    async def _deliver(self, row: _Claimed) -> str:
+        try:
+            req = decode(row.payload)
+            method = getattr(self._pms, KINDS[row.kind][1])
+            result: WriteResult = await asyncio.wait_for(method(req), timeout=self.call_timeout)
+        except (TimeoutError, PmsUnavailable) as exc:
+            return await self._finish(row, "UNKNOWN", error=f"{type(exc).__name__}: {exc}"[:500])
+        except Exception as exc:  # a bug or a rejected request: a definite failure
+            log.warning("outbox_write_error", outbox_id=row.id, kind=row.kind, error=type(exc).__name__)
+            return await self._failure(row, f"{type(exc).__name__}: {exc}"[:500])
+        if result.done:
+            return await self._finish(row, "CONFIRMED", result=result)
+        if result.status == "unknown":
+            return await self._finish(row, "UNKNOWN", error=result.message or "unknown", result=result)
+        return await self._failure(row, result.message or result.status, result=result)
+
+    async def _failure(self, row: _Claimed, error: str, result: WriteResult | None = None) -> str:
+        state = "FAILED" if row.attempts >= self.max_attempts else "PENDING"
+        return await self._finish(row, state, error=error, result=result)
+
+    async def _finish(
+        self, row: _Claimed, state: str, *, error: str | None = None, result: WriteResult | None = None
+    ) -> str:
+        now = self._clock()
+        values: dict[str, Any] = {"state": state, "updated_at": now, "last_error": error}
+        if result is not None:
+            values["result_status"] = result.status
+            values["external_id"] = result.external_id
+        if state in ("UNKNOWN", "PENDING"):
+            values["next_attempt_at"] = now + self.backoff(row.attempts)
+        subject = row.payload.get("patient_id") or row.payload.get("guarantor_id")
+        async with self._sessions() as s, s.begin():
+            res: Any = await s.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == row.id, OutboxRow.state == "IN_FLIGHT", OutboxRow.attempts == row.attempts
+                )
+                .values(**values)
+            )
+            if res.rowcount != 1:
+                log.warning("outbox_row_taken_over", outbox_id=row.id, attempts=row.attempts)
+                return "LOST"
+            if state in ("CONFIRMED", "FAILED"):
+                detail = {"outbox_id": row.id, "kind": row.kind, "attempts": row.attempts}
+                detail |= {"status": values.get("result_status"), "external_id": values.get("external_id")}
+                if error:
+                    detail["error"] = error
+                s.add(
+                    audit_row(
+                        f"pms_write.{state.lower()}",
+                        at=now,
+                        actor="outbox",
+                        patient_id=subject,
+                        conversation_id=row.conversation_id,
+                        detail=detail,
+                    )
+                )
+            if state == "FAILED":
+                s.add(
+                    StaffTaskRow(
+                        id=new_id("st_"),
+                        kind="pms_write_failed",
+                        patient_id=subject,
+                        conversation_id=row.conversation_id,
+                        summary=f"PMS write failed ({row.kind.replace('_', ' ')}); please enter it by hand.",
+                        context={"outbox_id": row.id, "error": error, "payload": row.payload},
+                        priority="high",
+                        status="open",
+                        created_at=now,
+                    )
+                )
+        log.info("outbox_write", outbox_id=row.id, kind=row.kind, state=state, attempts=row.attempts)
+        return state
+
+
+async def outbox_states(session_factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    """Row counts per state (for ops pages and tests)."""
+    async with session_factory() as s:
+        rows = (await s.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state))).all()
+    return {state: int(n) for state, n in rows}
