@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from pms.local import LocalPms
 from pms.protocol import PmsAdapter, PmsUnavailable
@@ -22,13 +23,16 @@ from tests.pms.test_local_support import (
     small_practice,
 )
 
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return database_url(request, tmp_path)
+# These tests only read, so each backend loads the practice once for the whole module.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module", params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return database_url(request, tmp_path_factory.mktemp("pms"))
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def pms(db_url: str) -> AsyncIterator[LocalPms]:
     async with open_pms(db_url) as handle:
         await handle.load_snapshot(small_practice())
@@ -93,10 +97,10 @@ async def test_get_patient_round_trips_fields_and_normalises_contacts(pms: Local
     assert await pms.get_patient("nobody") is None
 
 
-@pytest.mark.parametrize("dialled", [GARCIA_MOBILE, "(312) 555-0101", "312.555.0101", "1 312 555 0101"])
-async def test_find_by_phone_returns_everyone_sharing_the_number(pms: LocalPms, dialled: str) -> None:
-    found = await pms.find_patients_by_phone(dialled)
-    assert [p.patient_id for p in found] == ["G1", "P2"]  # guarantor first
+async def test_find_by_phone_returns_everyone_sharing_the_number(pms: LocalPms) -> None:
+    for dialled in (GARCIA_MOBILE, "(312) 555-0101", "312.555.0101", "1 312 555 0101"):
+        found = await pms.find_patients_by_phone(dialled)
+        assert [p.patient_id for p in found] == ["G1", "P2"], dialled  # guarantor first
 
 
 async def test_find_by_phone_single_match_unknown_and_invalid(pms: LocalPms) -> None:
@@ -107,12 +111,15 @@ async def test_find_by_phone_single_match_unknown_and_invalid(pms: LocalPms) -> 
     assert await pms.find_patients_by_phone("maria@example.com") == []  # emails are not phones
 
 
-@pytest.mark.parametrize(
-    ("first", "last"), [("María", "García"), ("maria", "GARCIA"), ("  Maria ", "garcía"), ("MARÍA", "Garcia")]
-)
-async def test_find_by_name_dob_ignores_case_and_accents(pms: LocalPms, first: str, last: str) -> None:
-    found = await pms.find_patients_by_name_dob(first, last, date(1980, 3, 4))
-    assert [p.patient_id for p in found] == ["G1"]
+async def test_find_by_name_dob_ignores_case_and_accents(pms: LocalPms) -> None:
+    for first, last in (
+        ("María", "García"),
+        ("maria", "GARCIA"),
+        ("  Maria ", "garcía"),
+        ("MARÍA", "Garcia"),
+    ):
+        found = await pms.find_patients_by_name_dob(first, last, date(1980, 3, 4))
+        assert [p.patient_id for p in found] == ["G1"], (first, last)
 
 
 async def test_find_by_name_dob_needs_all_three_to_match(pms: LocalPms) -> None:
