@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pms.types import AccountSummary, Patient
@@ -116,7 +116,7 @@ class Caps:
             ends: list[datetime] = []
             paid = self.history.last_payment_at
             if paid is not None and paid <= self.now:
-                ends.append(paid + timedelta(days=days))
+                ends.append(paid.astimezone(UTC) + timedelta(days=days))
             if self.account is not None and self.account.last_payment_date is not None:
                 ends.append(self._midnight(self.account.last_payment_date + timedelta(days=days)))
             end = max(ends, default=None)
@@ -130,6 +130,7 @@ class Caps:
                 )
         appt, hours = self.history.upcoming_appointment_at, self.c.appointment_pause_hours
         if appt is not None and hours:
+            appt = appt.astimezone(UTC)
             start = appt - timedelta(hours=hours)
             end = self._midnight(appt.astimezone(self.primary).date() + timedelta(days=1))
             if start <= self.now < end:

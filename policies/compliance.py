@@ -29,7 +29,8 @@ Temporal blocks (`next_allowed_at` = the earliest instant at which *every* check
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -46,6 +47,45 @@ SMS_BASES = VOICE_BASES | {"sms_opt_in"}
 # Suppression reasons a later SMS opt-in (START/UNSTOP/YES) lifts for SMS only (rule 38).
 LIFTED_BY_SMS_OPT_IN = frozenset({"opt_out", "stop", "sms_stop", "twilio_21610"})
 _SCOPE = {"voice": SuppressionScope.VOICE, "sms": SuppressionScope.SMS, "email": SuppressionScope.EMAIL}
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What `check` needs from a policy, derived once per policy object (the hot path reuses it)."""
+
+    base: tuple[int, int]  # the general window, seconds of the day
+    blocking: tuple[str, ...]  # "deceased" first
+    note_words: tuple[tuple[str, tuple[str, ...]], ...]
+    profiles: tuple[tuple[str, StateProfile], ...]  # enabled ones
+    by_area_code: bool
+    window_for_email: bool
+    no_sundays: bool
+    holiday_country: str | None
+
+
+_RULES: dict[int, tuple[PracticePolicy, _Rules]] = {}
+
+
+def _rules(policy: PracticePolicy) -> _Rules:
+    hit = _RULES.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    c = policy.compliance
+    profiles = tuple((k, p) for k, p in c.state_profiles.items() if p.enabled)
+    rules = _Rules(
+        base=(seconds(c.window_start), seconds(c.window_end)),
+        blocking=tuple(dict.fromkeys(("deceased", *c.blocking_flags))),
+        note_words=tuple((k, tuple(v)) for k, v in c.note_flag_words.items()),
+        profiles=profiles,
+        by_area_code=any(p.match_area_code for _, p in profiles),
+        window_for_email=c.window_applies_to_email,
+        no_sundays=c.no_contact_on_sundays,
+        holiday_country=c.holiday_country if c.no_contact_on_holidays else None,
+    )
+    if len(_RULES) >= 64:
+        _RULES.clear()
+    _RULES[id(policy)] = (policy, rules)
+    return rules
 
 
 def _norm(channel: str, to: str) -> str:
@@ -71,7 +111,7 @@ def active_flags(
     if patient.status == "deceased":
         flags.add("deceased")
     if patient.note:
-        key = tuple((k, tuple(v)) for k, v in policy.compliance.note_flag_words.items())
+        key = _rules(policy).note_words
         flags.update(flag for flag, pat in _note_pattern(key) if pat.search(patient.note))
     return flags
 
@@ -105,6 +145,15 @@ def _suppressed(action: ContactAction, to: str, patient: Patient, history: Conta
     return None
 
 
+def has_consent(channel: str, to: str, patient: Patient, history: ContactHistory, now: datetime) -> bool:
+    """A recorded prior-express-consent basis for automated contact at `to` (PMS text opt-in counts)."""
+    valid = VOICE_BASES if channel == "voice" else SMS_BASES
+    for c in history.consents:
+        if c.channel == channel and c.value == to and c.at <= now and c.basis in valid:
+            return True
+    return channel == "sms" and any(c.value == to and c.sms_consent == "yes" for c in patient.phones)
+
+
 def _consent(
     action: ContactAction, to: str, patient: Patient, history: ContactHistory, now: datetime
 ) -> Block | None:
@@ -112,13 +161,9 @@ def _consent(
     ch = action.channel
     if not action.automated or ch == "email" or (ch == "voice" and action.line_type == "landline"):
         return None
-    valid = VOICE_BASES if ch == "voice" else SMS_BASES
-    mine = [c for c in history.consents if c.channel == ch and c.value == to and c.at <= now]
-    if any(c.basis in valid for c in mine):
+    if has_consent(action.channel, to, patient, history, now):
         return None
-    if ch == "sms" and any(c.value == to and c.sms_consent == "yes" for c in patient.phones):
-        return None  # the PMS holds the patient's text opt-in for this number
-    if any(c.basis == "healthcare_exemption" for c in mine):
+    if any(c.basis == "healthcare_exemption" and c.channel == ch and c.value == to for c in history.consents):
         return Block(
             "invalid_consent_basis",
             "The only consent on file is the healthcare-message exemption, "
@@ -128,17 +173,12 @@ def _consent(
     return Block("no_consent", f"No recorded prior express consent for {kind} at this number (TCPA).")
 
 
-def _profiles(
-    patient: Patient, to: str, channel: str, policy: PracticePolicy
-) -> list[tuple[str, StateProfile]]:
-    if channel == "email":
+def _profiles(patient: Patient, to: str, channel: str, rules: _Rules) -> list[tuple[str, StateProfile]]:
+    if channel == "email" or not rules.profiles:
         return []
     st = (patient.state or "").upper()
-    return [
-        (code, p)
-        for code, p in policy.compliance.state_profiles.items()
-        if p.enabled and (code == st or (p.match_area_code and phone_state(to) == code))
-    ]
+    area = phone_state(to) if rules.by_area_code else None
+    return [(code, p) for code, p in rules.profiles if code == st or (p.match_area_code and area == code)]
 
 
 def _restrictions(
@@ -194,7 +234,8 @@ def check(
     """Decide one proposed contact. `now` must be timezone-aware."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    c = policy.compliance
+    now = now.astimezone(UTC)  # compare instants, never wall clocks that share a tzinfo
+    rules = _rules(policy)
     to = _norm(action.channel, action.to)
     if not to:
         return Decision(
@@ -212,8 +253,7 @@ def check(
             Block("reassigned_number", "The Reassigned Numbers Database says this number changed hands.")
         )
     flags = active_flags(patient, account, history, policy)
-    blocking = [f for f in ("deceased", *c.blocking_flags) if f in flags]
-    standing += [Block(f"flag:{f}", f"The account is flagged '{f}'.") for f in dict.fromkeys(blocking)]
+    standing += [Block(f"flag:{f}", f"The account is flagged '{f}'.") for f in rules.blocking if f in flags]
     never, patient_iv = _restrictions(action, to, history)
     if never:
         standing.append(never)
@@ -230,14 +270,14 @@ def check(
     phone = to if action.channel != "email" else None
     res = resolve_zones(patient, phone, policy)
     primary = zone(res.primary or policy.practice.timezone)
-    profiles = _profiles(patient, to, action.channel, policy)
+    profiles = _profiles(patient, to, action.channel, rules)
 
-    windowed = action.channel != "email" or c.window_applies_to_email
+    windowed = action.channel != "email" or rules.window_for_email
     spec: WindowSpec | None = None
     zones: tuple[ZoneInfo, ...] = ()
     window: list[Block] = []
     if windowed:
-        base = (seconds(c.window_start), seconds(c.window_end))
+        base = rules.base
         note = ""
         for st, p in profiles:
             if p.call_window_start or p.call_window_end:
@@ -250,8 +290,8 @@ def check(
             base = (0, 0)
         spec = WindowSpec(
             intersect(((base[0], base[1]),), patient_iv) if base[0] < base[1] else (),
-            no_sundays=c.no_contact_on_sundays,
-            holiday_country=c.holiday_country if c.no_contact_on_holidays else None,
+            no_sundays=rules.no_sundays,
+            holiday_country=rules.holiday_country,
         )
         zones = distinct_zones(res.zones)
         if not zones:
@@ -265,7 +305,8 @@ def check(
         else:
             window = _window_blocks(base, patient_iv, spec, zones, now, note)
 
-    caps = Caps(action, to, patient, account, history, policy, now, primary, profiles, consent is None)
+    consented = has_consent(action.channel, to, patient, history, now)
+    caps = Caps(action, to, patient, account, history, policy, now, primary, profiles, consented)
     temporal = caps.blocks()
     if standing or not (temporal or window):
         return _decide(standing, temporal + window, None)
