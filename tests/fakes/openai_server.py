@@ -44,7 +44,8 @@ class Reply:
 
     `chunk_size` splits text and each call's arguments into fragments of that many characters.
     `headers_delay` holds the HTTP response; `first_token_delay` sends headers and the role delta,
-    then waits before the first content/tool delta; `chunk_delay` paces the remaining chunks.
+    then waits before the first content/tool delta; `chunk_delay` paces the remaining chunks;
+    `stall_after` sends that many chunks and then stalls (a stream that dies mid-answer).
     """
 
     text: str = ""
@@ -53,6 +54,7 @@ class Reply:
     headers_delay: float = 0.0
     first_token_delay: float = 0.0
     chunk_delay: float = 0.0
+    stall_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,14 @@ class OpenAIFake:
     # ---- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> OpenAIFake:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="openai-fake", daemon=True)
         self._thread.start()
@@ -170,7 +178,8 @@ class OpenAIFake:
                 await asyncio.sleep(scripted.headers_delay)
             if body.get("stream"):
                 return StreamingResponse(
-                    self._sse(scripted, model), media_type="text/event-stream",
+                    self._sse(scripted, model),
+                    media_type="text/event-stream",
                     headers={"cache-control": "no-cache"},
                 )
             return JSONResponse(_completion(scripted, model))
@@ -185,11 +194,17 @@ class OpenAIFake:
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         first = True
-        for delta, finish in _deltas(reply):
+        for sent, (delta, finish) in enumerate(_deltas(reply)):
+            if reply.stall_after is not None and sent >= reply.stall_after:
+                await self._wait_for_stop()
+                return
             if not first and reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)
             chunk = {
-                "id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
                 "system_fingerprint": "fp_fake",
                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
             }
@@ -215,8 +230,12 @@ def _deltas(reply: Reply) -> list[tuple[dict[str, Any], str | None]]:
     if reply.text:
         out.extend(({"content": piece}, None) for piece in _pieces(reply.text, reply.chunk_size))
     for index, call in enumerate(reply.tool_calls):
-        head = {"index": index, "id": call.id, "type": "function",
-                "function": {"name": call.name, "arguments": ""}}
+        head = {
+            "index": index,
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
         out.append(({"tool_calls": [head]}, None))
         for piece in _pieces(call.arguments, reply.chunk_size):
             if piece:
@@ -233,10 +252,19 @@ def _completion(reply: Reply, model: str) -> dict[str, Any]:
             for c in reply.tool_calls
         ]
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
-        "model": model, "system_fingerprint": "fp_fake",
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": "tool_calls" if reply.tool_calls else "stop"}],
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_fake",
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+            }
+        ],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
 
