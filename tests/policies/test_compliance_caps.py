@@ -26,8 +26,14 @@ def calls(*days: int, hour: int = 10, **kw: object) -> tuple[Attempt, ...]:
     return tuple(Attempt("voice", at(CHI, 2025, 6, d, hour), MOBILE, **kw) for d in days)  # type: ignore[arg-type]
 
 
-def decide(h: ContactHistory, now: datetime, action: ContactAction = CALL, pol: PracticePolicy = PLAIN,
-           p: Patient | None = None, account: AccountSummary | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
+def decide(
+    h: ContactHistory,
+    now: datetime,
+    action: ContactAction = CALL,
+    pol: PracticePolicy = PLAIN,
+    p: Patient | None = None,
+    account: AccountSummary | None = None,
+):  # type: ignore[no-untyped-def]
     return check(action, p or patient(), account, h, pol, now)
 
 
@@ -42,9 +48,16 @@ def test_rule9_seven_calls_mon_to_sun_blocks_the_eighth_until_monday() -> None:
 
 def test_rule9_counts_every_number_but_not_inbound_or_consented_calls() -> None:
     other = tuple(Attempt("voice", at(CHI, 2025, 6, d, 10), "+13125550177") for d in (2, 3, 4))
-    assert decide(history(attempts=calls(5, 6, 7, 8) + other), at(CHI, 2025, 6, 8, 15)).reason == "call_cap_7_days"
-    assert decide(history(attempts=calls(2, 3, 4, 5, 6, 7, 8, direction="inbound")), at(CHI, 2025, 6, 8, 15)).allowed
-    assert decide(history(attempts=calls(2, 3, 4, 5, 6, 7, 8, with_consent=True)), at(CHI, 2025, 6, 8, 15)).allowed
+    assert (
+        decide(history(attempts=calls(5, 6, 7, 8) + other), at(CHI, 2025, 6, 8, 15)).reason
+        == "call_cap_7_days"
+    )
+    assert decide(
+        history(attempts=calls(2, 3, 4, 5, 6, 7, 8, direction="inbound")), at(CHI, 2025, 6, 8, 15)
+    ).allowed
+    assert decide(
+        history(attempts=calls(2, 3, 4, 5, 6, 7, 8, with_consent=True)), at(CHI, 2025, 6, 8, 15)
+    ).allowed
     assert decide(history(attempts=calls(2, 3, 4, 5, 6, 7)), at(CHI, 2025, 6, 8, 15)).allowed
 
 
@@ -75,7 +88,9 @@ def test_sms_caps_per_day_and_week() -> None:
     week = tuple(Attempt("sms", at(CHI, 2025, 6, day, 9), MOBILE) for day in (6, 8, 10))
     d = decide(history(attempts=week), at(CHI, 2025, 6, 11, 15), SMS)
     assert (d.reason, d.next_allowed_at) == ("sms_cap_7_days", at(CHI, 2025, 6, 13, 8))
-    uncounted = tuple(Attempt("sms", at(CHI, 2025, 6, day, 9), MOBILE, counted=False) for day in (8, 9, 10, 11))
+    uncounted = tuple(
+        Attempt("sms", at(CHI, 2025, 6, day, 9), MOBILE, counted=False) for day in (8, 9, 10, 11)
+    )
     assert decide(history(attempts=uncounted), at(CHI, 2025, 6, 11, 15), SMS).allowed
 
 
@@ -95,8 +110,14 @@ def test_massachusetts_two_contacts_per_week_across_calls_and_texts(demo: Practi
         assert (d.allowed, d.reason) == (False, "state_cap:MA")
         assert d.next_allowed_at == at("America/New_York", 2025, 6, 16, 8)
     # not in Massachusetts: the general caps (3 texts a week) allow a call
-    assert check(ContactAction("voice", "+16175550101"), patient("+16175550101", tz="America/New_York", state="NY"),
-                 None, h, demo, now).allowed  # fmt: skip
+    assert check(
+        ContactAction("voice", "+16175550101"),
+        patient("+16175550101", tz="America/New_York", state="NY"),
+        None,
+        h,
+        demo,
+        now,
+    ).allowed
 
 
 def test_massachusetts_work_numbers_two_per_thirty_days(demo: PracticePolicy) -> None:
@@ -117,16 +138,27 @@ def test_florida_profile_by_area_code_closes_at_20(demo: PracticePolicy) -> None
     d = check(ContactAction("voice", fl), p, None, h, demo, at("America/New_York", 2025, 6, 10, 20, 5))
     assert (d.allowed, d.reason) == (False, "outside_window")
     assert "FL profile" in d.detail
-    assert check(ContactAction("voice", fl), p, None, h, demo, at("America/New_York", 2025, 6, 10, 19, 59)).allowed
+    assert check(
+        ContactAction("voice", fl), p, None, h, demo, at("America/New_York", 2025, 6, 10, 19, 59)
+    ).allowed
     off = demo.model_copy(update={"compliance": demo.compliance.model_copy(update={"state_profiles": {}})})
-    assert check(ContactAction("voice", fl), p, None, h, off, at("America/New_York", 2025, 6, 10, 20, 5)).allowed
+    assert check(
+        ContactAction("voice", fl), p, None, h, off, at("America/New_York", 2025, 6, 10, 20, 5)
+    ).allowed
 
 
 def test_florida_three_calls_per_24_hours(demo: PracticePolicy) -> None:
     fl = "+13055550101"
     p = patient(fl, tz="America/New_York", state="FL")
     three = tuple(Attempt("voice", at("America/New_York", 2025, 6, 10, hh), fl) for hh in (9, 12, 15))
-    d = check(ContactAction("voice", fl), p, None, history(to=fl, attempts=three), demo, at("America/New_York", 2025, 6, 10, 18))
+    d = check(
+        ContactAction("voice", fl),
+        p,
+        None,
+        history(to=fl, attempts=three),
+        demo,
+        at("America/New_York", 2025, 6, 10, 18),
+    )
     assert (d.reason, d.next_allowed_at) == ("state_calls_24h:FL", at("America/New_York", 2025, 6, 11, 9))
 
 
@@ -136,14 +168,18 @@ def test_landline_without_consent_three_calls_per_30_days() -> None:
     d = decide(h, at(CHI, 2025, 6, 25, 12), landline)
     assert (d.reason, d.next_allowed_at) == ("landline_cap_30_days", at(CHI, 2025, 7, 1, 8))
     assert decide(ContactHistory(attempts=calls(10, 20)), at(CHI, 2025, 6, 25, 12), landline).allowed
-    assert decide(history(attempts=calls(1, 10, 20)), at(CHI, 2025, 6, 25, 12), landline).allowed  # consent on file
+    assert decide(
+        history(attempts=calls(1, 10, 20)), at(CHI, 2025, 6, 25, 12), landline
+    ).allowed  # consent on file
 
 
 def test_payment_pause() -> None:
     h = history(last_payment_at=at(CHI, 2025, 6, 9, 14))
     d = decide(h, at(CHI, 2025, 6, 10, 12))
     assert (d.reason, d.next_allowed_at) == ("payment_pause", at(CHI, 2025, 6, 12, 14))
-    assert decide(h, at(CHI, 2025, 6, 10, 12), ContactAction("voice", MOBILE, purpose="plan_reminder")).allowed
+    assert decide(
+        h, at(CHI, 2025, 6, 10, 12), ContactAction("voice", MOBILE, purpose="plan_reminder")
+    ).allowed
     acct = AccountSummary(patient(), Aging(), last_payment_date=datetime(2025, 6, 9).date())
     d = decide(history(), at(CHI, 2025, 6, 10, 12), account=acct)
     assert (d.reason, d.next_allowed_at) == ("payment_pause", at(CHI, 2025, 6, 12, 8))
@@ -208,31 +244,49 @@ def _histories(draw: st.DrawFn) -> tuple[ContactHistory, datetime, ContactAction
         ago = timedelta(minutes=draw(st.integers(1, 60 * 24 * 12)))
         channel = draw(st.sampled_from(["voice", "voice", "sms"]))
         attempts.append(
-            Attempt(channel, now - ago, MOBILE, direction=draw(st.sampled_from(["outbound", "outbound", "inbound"])),
-                    conversation=draw(st.booleans()) and channel == "voice")  # fmt: skip
+            Attempt(
+                channel,
+                now - ago,
+                MOBILE,
+                direction=draw(st.sampled_from(["outbound", "outbound", "inbound"])),
+                conversation=draw(st.booleans()) and channel == "voice",
+            )
         )
     inconvenient = ()
     if draw(st.booleans()):
         inconvenient = (InconvenientTime(not_before=time(draw(st.integers(8, 20)))),)
     paid = now - timedelta(hours=draw(st.integers(1, 24 * 5))) if draw(st.booleans()) else None
     appt = now + timedelta(hours=draw(st.integers(1, 24 * 5))) if draw(st.booleans()) else None
-    h = history(attempts=tuple(attempts), inconvenient=inconvenient, last_payment_at=paid, upcoming_appointment_at=appt)
+    h = history(
+        attempts=tuple(attempts),
+        inconvenient=inconvenient,
+        last_payment_at=paid,
+        upcoming_appointment_at=appt,
+    )
     action = ContactAction(draw(st.sampled_from(["voice", "sms"])), MOBILE)
     return h, now, action
 
 
 @settings(max_examples=200, deadline=None)
-@given(case=_histories(), zone=st.sampled_from([CHI, "America/Los_Angeles", "America/Phoenix", "Pacific/Honolulu"]),
-       ma=st.booleans())  # fmt: skip
+@given(
+    case=_histories(),
+    zone=st.sampled_from([CHI, "America/Los_Angeles", "America/Phoenix", "Pacific/Honolulu"]),
+    ma=st.booleans(),
+)
 def test_property_next_allowed_is_allowed_and_earliest(
     case: tuple[ContactHistory, datetime, ContactAction], zone: str, ma: bool
 ) -> None:
     h, now, action = case
     p = patient("+15555550101", tz=zone, state="MA" if ma else None)
     h = ContactHistory(**{**{f: getattr(h, f) for f in h.__slots__}, "consents": consents("+15555550101")})  # type: ignore[arg-type]
-    h = ContactHistory(**{**{f: getattr(h, f) for f in h.__slots__},  # type: ignore[arg-type]
-                          "attempts": tuple(Attempt(a.channel, a.at, "+15555550101", a.direction, a.conversation)
-                                            for a in h.attempts)})  # fmt: skip
+    h = ContactHistory(
+        **{
+            **{f: getattr(h, f) for f in h.__slots__},  # type: ignore[arg-type]
+            "attempts": tuple(
+                Attempt(a.channel, a.at, "+15555550101", a.direction, a.conversation) for a in h.attempts
+            ),
+        }
+    )
     action = ContactAction(action.channel, "+15555550101")
     pol = DEMO
     d = check(action, p, None, h, pol, now)

@@ -21,30 +21,48 @@ OTHER = "+15555550123"  # no area-code zone: the patient's timezone field decide
 
 
 def _patient(tz: str | None, phone: str = OTHER, state: str | None = None) -> Patient:
-    return Patient("p", "p", "Ann", "Lee", None, contacts=(ContactPoint("phone", phone),), timezone=tz, state=state)
+    return Patient(
+        "p", "p", "Ann", "Lee", None, contacts=(ContactPoint("phone", phone),), timezone=tz, state=state
+    )
 
 
-def _check(p: Patient, now: datetime, pol: PracticePolicy = NO_HOLIDAYS, phone: str = OTHER) -> tuple[bool, str, datetime | None]:
+def _check(
+    p: Patient, now: datetime, pol: PracticePolicy = NO_HOLIDAYS, phone: str = OTHER
+) -> tuple[bool, str, datetime | None]:
     d = check(ContactAction("voice", phone), p, None, ContactHistory(consents=consents(phone)), pol, now)
     return d.allowed, d.reason, d.next_allowed_at
 
 
-ZONES = ["America/Los_Angeles", "America/Denver", "America/Phoenix", "Pacific/Honolulu", "America/Anchorage",
-         "America/New_York", "America/Chicago"]  # fmt: skip
+ZONES = [
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Phoenix",
+    "Pacific/Honolulu",
+    "America/Anchorage",
+    "America/New_York",
+    "America/Chicago",
+]
 
 
 @pytest.mark.parametrize("zone", ZONES)
 @pytest.mark.parametrize(
     ("day", "hm", "allowed"),
     [
-        ((2025, 1, 15), (7, 59), False), ((2025, 1, 15), (8, 0), True), ((2025, 1, 15), (20, 59), True),
+        ((2025, 1, 15), (7, 59), False),
+        ((2025, 1, 15), (8, 0), True),
+        ((2025, 1, 15), (20, 59), True),
         ((2025, 1, 15), (21, 0), False),
         # US DST starts 2025-03-09 and ends 2025-11-02: the wall clock rules still hold
-        ((2025, 3, 9), (7, 59), False), ((2025, 3, 9), (8, 0), True), ((2025, 3, 9), (20, 59), True),
-        ((2025, 3, 9), (21, 0), False), ((2025, 11, 2), (7, 59), False), ((2025, 11, 2), (8, 0), True),
-        ((2025, 11, 2), (20, 59), True), ((2025, 11, 2), (21, 0), False),
+        ((2025, 3, 9), (7, 59), False),
+        ((2025, 3, 9), (8, 0), True),
+        ((2025, 3, 9), (20, 59), True),
+        ((2025, 3, 9), (21, 0), False),
+        ((2025, 11, 2), (7, 59), False),
+        ((2025, 11, 2), (8, 0), True),
+        ((2025, 11, 2), (20, 59), True),
+        ((2025, 11, 2), (21, 0), False),
     ],
-)  # fmt: skip
+)
 def test_window_edges(zone: str, day: tuple[int, int, int], hm: tuple[int, int], allowed: bool) -> None:
     now = at(zone, *day, *hm)
     ok, reason, nxt = _check(_patient(zone), now)
@@ -92,17 +110,37 @@ def test_zones_whose_windows_never_overlap() -> None:
     # Any two 13-hour daily windows overlap, but "not before 19:00" leaves 19:00-21:00, which in
     # New York and Los Angeles never coincide.
     p = _patient(None, phone="+12125550101", state="CA")
-    h = ContactHistory(consents=consents("+12125550101"), inconvenient=(InconvenientTime(not_before=time(19, 0)),))
-    d = check(ContactAction("voice", "+12125550101"), p, None, h, NO_HOLIDAYS, at("America/New_York", 2025, 6, 11, 12))
+    h = ContactHistory(
+        consents=consents("+12125550101"), inconvenient=(InconvenientTime(not_before=time(19, 0)),)
+    )
+    d = check(
+        ContactAction("voice", "+12125550101"),
+        p,
+        None,
+        h,
+        NO_HOLIDAYS,
+        at("America/New_York", 2025, 6, 11, 12),
+    )
     assert (d.allowed, d.reason, d.next_allowed_at) == (False, "no_common_window", None)
     assert "inconvenient_time" in d.blocked_by
 
 
 # --- properties -----------------------------------------------------------------------------------
 
-PROPERTY_ZONES = [*ZONES, "Europe/London", "Australia/Lord_Howe", "America/Havana", "Asia/Kathmandu",
-                  "America/St_Johns", "Pacific/Chatham", "Europe/Berlin", "America/Santiago"]  # fmt: skip
-instants = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2031, 12, 31), timezones=st.just(UTC))
+PROPERTY_ZONES = [
+    *ZONES,
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "America/Havana",
+    "Asia/Kathmandu",
+    "America/St_Johns",
+    "Pacific/Chatham",
+    "Europe/Berlin",
+    "America/Santiago",
+]
+instants = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2031, 12, 31), timezones=st.just(UTC)
+)
 
 
 def _in_window(zone: str, t: datetime) -> bool:
@@ -128,8 +166,11 @@ def test_property_single_zone(now: datetime, zone: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(now=instants, state=st.sampled_from(["CA", "TX", "FL", "AK", "HI", "AZ", "IN", "NY", "OR"]),
-       phone=st.sampled_from(["+12125550101", "+13125550101", "+12065550101", "+16025550101", "+19075550101"]))  # fmt: skip
+@given(
+    now=instants,
+    state=st.sampled_from(["CA", "TX", "FL", "AK", "HI", "AZ", "IN", "NY", "OR"]),
+    phone=st.sampled_from(["+12125550101", "+13125550101", "+12065550101", "+16025550101", "+19075550101"]),
+)
 def test_property_intersection_of_zones(now: datetime, state: str, phone: str) -> None:
     p = _patient(None, phone=phone, state=state)
     from policies.timezones import patient_windows

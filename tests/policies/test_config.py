@@ -104,10 +104,15 @@ def _demo_with(tmp_path: Path, mutate: Any) -> Path:
     [
         (lambda r: r["plans"]["bands"][0].update(max_months=0), "plans.bands.0.max_months"),
         (lambda r: r["plans"]["bands"][1].update(max_months="six"), "plans.bands.1.max_months"),
-        (lambda r: r["compliance"].update(max_call_attempts_per_7_days=8), "compliance.max_call_attempts_per_7_days"),
+        (
+            lambda r: r["compliance"].update(max_call_attempts_per_7_days=8),
+            "compliance.max_call_attempts_per_7_days",
+        ),
         (lambda r: r["compliance"].update(window_end="22:00"), "compliance"),
-        (lambda r: r["compliance"]["state_profiles"]["MA"].update(max_contacts_per_7_days=-1),
-         "compliance.state_profiles.MA.max_contacts_per_7_days"),
+        (
+            lambda r: r["compliance"]["state_profiles"]["MA"].update(max_contacts_per_7_days=-1),
+            "compliance.state_profiles.MA.max_contacts_per_7_days",
+        ),
         (lambda r: r["practice"].update(timezone="Mars/Olympus"), "practice.timezone"),
         (lambda r: r["practice"].update(callback_number="312-555-0100"), "practice.callback_number"),
         (lambda r: r["practice"].pop("staff_contact_name"), "practice.staff_contact_name"),
@@ -116,7 +121,7 @@ def _demo_with(tmp_path: Path, mutate: Any) -> Path:
         (lambda r: r["plans"].update(first_due_max_days=8), "plans"),
         (lambda r: r["compliance"].update(holiday_country="XX"), "compliance.holiday_country"),
     ],
-)  # fmt: skip
+)
 def test_bad_values_name_the_key_path(tmp_path: Path, mutate: Any, path: str) -> None:
     with pytest.raises(PolicyError) as err:
         load_policy(_demo_with(tmp_path, mutate))

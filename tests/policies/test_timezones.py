@@ -29,7 +29,9 @@ from .conftest import patient, policy
         ("+18085550101", None, "HI", ["Pacific/Honolulu"]),
     ],
 )
-def test_candidate_zones(demo: PracticePolicy, phone: str, tz: str | None, state: str | None, expected: list[str]) -> None:
+def test_candidate_zones(
+    demo: PracticePolicy, phone: str, tz: str | None, state: str | None, expected: list[str]
+) -> None:
     assert sorted(patient_windows(patient(phone, tz=tz, state=state), phone, demo)) == sorted(expected)
 
 
@@ -48,7 +50,9 @@ def test_unknown_location_can_fall_back_to_every_us_zone() -> None:
 
 
 def test_invalid_pms_zone_is_ignored(demo: PracticePolicy) -> None:
-    assert patient_windows(patient("+15555550101", tz="Not/AZone", state="NY"), None, demo) == ["America/New_York"]
+    assert patient_windows(patient("+15555550101", tz="Not/AZone", state="NY"), None, demo) == [
+        "America/New_York"
+    ]
 
 
 def test_email_uses_all_the_patients_phones(demo: PracticePolicy) -> None:
@@ -66,9 +70,17 @@ def test_ambiguity_is_reported(demo: PracticePolicy) -> None:
 
 @pytest.mark.parametrize(
     ("phone", "state"),
-    [("+13055550101", "FL"), ("+14055550101", "OK"), ("+16175550101", "MA"), ("+13125550101", "IL"),
-     ("+12065550101", "WA"), ("+18005550101", None), ("+447911123456", None), ("not a phone", None)],
-)  # fmt: skip
+    [
+        ("+13055550101", "FL"),
+        ("+14055550101", "OK"),
+        ("+16175550101", "MA"),
+        ("+13125550101", "IL"),
+        ("+12065550101", "WA"),
+        ("+18005550101", None),
+        ("+447911123456", None),
+        ("not a phone", None),
+    ],
+)
 def test_area_code_state(phone: str, state: str | None) -> None:
     assert phone_state(phone) == state
 
