@@ -15,10 +15,10 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
 
 from agent.settings import DEFAULT_DATABASE_URL
 from agent.store.db import all_metadata, async_url, is_sqlite, make_engine
-from agent.store.models import Money, UtcDateTime
 
 MIGRATION_LOCK_ID = 0x62616C616E6365  # pg_advisory_xact_lock key ("balance")
 
@@ -31,11 +31,10 @@ def _url() -> str:
 
 
 def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
-    """Render our column types as plain SQLAlchemy types so revisions never import app code."""
-    if type_ == "type" and isinstance(obj, UtcDateTime):
-        return "sa.DateTime(timezone=True)"
-    if type_ == "type" and isinstance(obj, Money):
-        return "sa.Numeric(precision=12, scale=2)"
+    """Render custom column types (ours and the local PMS's `UtcDateTime`, `Money`) as the plain
+    SQLAlchemy type they wrap, so revisions never import app code."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl!r}"
     return False
 
 
