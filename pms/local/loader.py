@@ -4,6 +4,9 @@
 `replace=False` upserts by primary key, so re-importing the same export never duplicates rows.
 An upsert keeps what must never be lost to a re-import: a "no" SMS/email consent on the same
 contact value, do-not-call, and account flags (an import can add flags; `set_flag` removes them).
+It does not erase what it does not know: a person given without contacts keeps the stored ones,
+and a NULL patient field (birth date, time zone, …) keeps the stored value. Account rows are
+taken whole: they are the export's current aging.
 """
 
 from __future__ import annotations
@@ -66,7 +69,9 @@ def _records(practice_id: str, table: sa.Table, objs: Iterable[Any]) -> list[dic
     return _dedupe((convert.value_row(practice_id, obj, columns) for obj in objs), table)
 
 
-def _upsert(dialect: str, table: sa.Table) -> Any:
+def _upsert(dialect: str, table: sa.Table, *, keep_known: bool) -> Any:
+    """INSERT … ON CONFLICT (primary key) DO UPDATE. With `keep_known`, an incoming NULL keeps the
+    stored value of a nullable column (an aging-only import must not erase a birth date)."""
     if dialect == "postgresql":
         stmt: Any = postgresql.insert(table)
     elif dialect == "sqlite":
@@ -74,9 +79,14 @@ def _upsert(dialect: str, table: sa.Table) -> Any:
     else:
         raise NotImplementedError(f"upsert is implemented for SQLite and PostgreSQL, not {dialect}")
     pk = [c.name for c in table.primary_key.columns]
-    return stmt.on_conflict_do_update(
-        index_elements=pk, set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in pk}
-    )
+    set_ = {
+        c.name: sa.func.coalesce(stmt.excluded[c.name], c)
+        if keep_known and c.nullable
+        else stmt.excluded[c.name]
+        for c in table.columns
+        if c.name not in pk
+    }
+    return stmt.on_conflict_do_update(index_elements=pk, set_=set_)
 
 
 class _Writer:
@@ -86,7 +96,10 @@ class _Writer:
         self.conn, self.total, self.progress, self.done = conn, total, progress, 0
 
     async def put(self, table: sa.Table, rows: Sequence[dict[str, Any]], *, upsert: bool) -> None:
-        stmt = _upsert(self.conn.dialect.name, table) if upsert else table.insert()
+        if upsert:
+            stmt = _upsert(self.conn.dialect.name, table, keep_known=table is patients)
+        else:
+            stmt = table.insert()
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
             await self.conn.execute(stmt, list(chunk))
@@ -132,6 +145,7 @@ async def _keep_sticky(
 ) -> None:
     """Carry opt-outs and account flags already stored over into rows about to be upserted."""
     ids = [r["patient_id"] for r in patient_rows]
+    with_contacts = {r["patient_id"] for r in contact_rows}
     opted_out: set[tuple[str, str]] = set()
     dnc: set[str] = set()
     for start in range(0, len(ids), CHUNK):
@@ -155,9 +169,10 @@ async def _keep_sticky(
                 )
             ).scalars()
         )
+        replaced = [pid for pid in part if pid in with_contacts]  # no contacts given: keep the stored ones
         await conn.execute(
             sa.delete(contact_points).where(
-                contact_points.c.practice_id == practice_id, contact_points.c.patient_id.in_(part)
+                contact_points.c.practice_id == practice_id, contact_points.c.patient_id.in_(replaced)
             )
         )
     for row in contact_rows:

@@ -171,6 +171,20 @@ async def test_upsert_accounts_for_csv_and_zero_missing(pms: LocalPms) -> None:
     assert await pms.count_accounts() == 6 and await count(pms, contact_points) == 8  # 7 loaded + N1
 
 
+async def test_aging_only_reimport_keeps_known_birth_date_and_contacts(pms: LocalPms) -> None:
+    await pms.load_snapshot(small_practice())
+    bare = Patient("G1", "G1", "Maria", "Garcia-Lopez", None)  # what an aging export knows
+    owed = Aging(bal_0_30=D("10.00"), total=D("10.00"), patient_balance=D("10.00"))
+    await pms.upsert_accounts([AccountSummary(bare, owed)], [])
+    maria = await pms.get_patient("G1")
+    assert maria is not None and maria.last_name == "Garcia-Lopez"
+    assert maria.date_of_birth == date(1980, 3, 4) and maria.timezone == "America/Chicago"
+    assert [c.value for c in maria.contacts] == ["+13125550101", "maria@example.com"]
+    assert [
+        p.patient_id for p in await pms.find_patients_by_name_dob("maria", "garcia lopez", date(1980, 3, 4))
+    ] == ["G1"]
+
+
 async def test_upsert_accounts_into_an_empty_practice(pms: LocalPms) -> None:
     guarantor = Patient("X1", "X1", "Xavier", "Ex", None)
     acct = AccountSummary(
