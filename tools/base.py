@@ -215,6 +215,24 @@ async def load_account(ctx: ToolContext, state: CallerState) -> AccountSummary |
     return await ctx.pms.get_account(state.guarantor_id)
 
 
+# Accounts on which BalanceLine must not collect (set up plans, take promises, send payment links):
+# attorney representation or bankruptcy (an automatic stay), placed with an agency, or deceased.
+NO_COLLECTION_FLAGS = frozenset({"attorney", "agency", "deceased"})
+STAFF_ONLY_MESSAGE = (
+    "I'm not able to set that up here. Our billing team will help you with this: I can transfer you "
+    "or have them call you back."
+)
+
+
+def collection_blocked(account: AccountSummary | None) -> ToolResult | None:
+    """A refusal when the account's flags forbid collection activity by the agent; else None."""
+    if account is None or not (account.flags & NO_COLLECTION_FLAGS):
+        return None
+    return ToolResult.refuse(
+        "staff_required", STAFF_ONLY_MESSAGE, suggest=["transfer_to_human", "schedule_callback"]
+    )
+
+
 def patient_balance(account: AccountSummary | None) -> Decimal:
     return account.aging.patient_balance.quantize(CENT) if account else Decimal("0.00")
 

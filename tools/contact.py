@@ -292,8 +292,8 @@ class ScheduleCallback(Tool):
             msg = f"Okay, we'll call you back on {say_date(at.date())} at {_clock(at.time())}."
         else:
             msg = (
-                f"Okay, someone from our office will call you back during office hours "
-                f"({ctx.policy.practice.office_hours.rstrip('.')})."
+                "Okay, someone from our office will call you back during office hours "
+                f"({ctx.policy.practice.office_hours})."
             )
         return remember(
             state,

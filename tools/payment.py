@@ -19,6 +19,7 @@ from tools.base import (
     MoneyArg,
     Tool,
     ToolArgs,
+    collection_blocked,
     comm_note,
     effect_key,
     effects_of,
@@ -167,7 +168,10 @@ class SendPaymentLink(Tool):
 
     async def run(self, ctx: ToolContext, state: CallerState, args: SendPaymentLinkArgs) -> ToolResult:
         assert state.guarantor_id is not None
-        balance = patient_balance(await load_account(ctx, state))
+        account = await load_account(ctx, state)
+        if blocked := collection_blocked(account):
+            return blocked
+        balance = patient_balance(account)
         if balance <= 0:
             return ToolResult.refuse(
                 "no_balance", "There's nothing due right now, so there's nothing to pay."
@@ -248,7 +252,10 @@ class LogPromise(Tool):
 
     async def run(self, ctx: ToolContext, state: CallerState, args: LogPromiseArgs) -> ToolResult:
         assert state.guarantor_id is not None
-        balance = patient_balance(await load_account(ctx, state))
+        account = await load_account(ctx, state)
+        if blocked := collection_blocked(account):
+            return blocked
+        balance = patient_balance(account)
         if balance <= 0:
             return ToolResult.refuse("no_balance", "There's nothing due right now.")
         rules = ctx.policy.payments

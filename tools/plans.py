@@ -19,6 +19,7 @@ from tools.base import (
     MoneyArg,
     Tool,
     ToolArgs,
+    collection_blocked,
     comm_note,
     effect_key,
     load_account,
@@ -104,7 +105,10 @@ class OfferPlan(Tool):
                 "plans_disabled",
                 "I'm not able to set up a payment plan myself; our billing team can help with that.",
             )
-        balance = patient_balance(await load_account(ctx, state))
+        account = await load_account(ctx, state)
+        if blocked := collection_blocked(account):
+            return blocked
+        balance = patient_balance(account)
         if balance <= 0:
             return ToolResult.refuse("no_balance", "There's nothing due right now, so no plan is needed.")
         day = today(ctx)
@@ -222,7 +226,10 @@ class AcceptPlan(Tool):
                 "If it needs to change, our billing team can do that.",
             )
         terms = terms_from_dict(chosen)
-        balance = patient_balance(await load_account(ctx, state))
+        account = await load_account(ctx, state)
+        if blocked := collection_blocked(account):
+            return blocked
+        balance = patient_balance(account)
         history = await ctx.records.contact_history(state.guarantor_id, now=ctx.clock())
         problems = plans.validate(terms, balance, ctx.policy, today(ctx), history=history)
         if problems:
