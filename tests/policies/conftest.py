@@ -53,5 +53,6 @@ def history(*, to: str = MOBILE, **kw: object) -> ContactHistory:
     return ContactHistory(**kw)  # type: ignore[arg-type]
 
 
-def at(zone: str, *args: int) -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(zone))  # type: ignore[misc]
+def at(zone: str, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """An aware datetime on the wall clock of `zone`."""
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone))
