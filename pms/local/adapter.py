@@ -108,7 +108,7 @@ class LocalPms:
                         sa.select(sa.func.max(accounts.c.updated_at)).where(self._pr(accounts))
                     )
                 ).scalar_one_or_none()
-        except (DBAPIError, OSError) as exc:
+        except (DBAPIError, SATimeoutError, OSError) as exc:
             return PmsHealth(reachable=False, detail=f"database error: {type(exc).__name__}")
         if loaded is None:
             return PmsHealth(reachable=True, detail=f"practice {self.practice_id!r} not loaded")
@@ -295,11 +295,24 @@ class LocalPms:
         snapshot: PracticeSnapshot,
         *,
         replace: bool = True,
+        zero_missing: bool = False,
         progress: loader.Progress | None = None,
     ) -> None:
-        """Load a whole practice in one transaction: `replace` wipes it first, otherwise upsert by id."""
+        """Load a whole practice in one transaction: `replace` wipes it first, otherwise upsert by id
+        (see `upsert_accounts` for `zero_missing`). `progress(rows_done, rows_total)` follows along.
+
+        Rows are stored under this adapter's `practice_id` (the snapshot's own id is not used);
+        the snapshot's name, time zone and phone become the practice's details.
+        """
         async with self.engine.begin() as conn:
-            await loader.load(conn, self.practice_id, snapshot, replace=replace, progress=progress)
+            await loader.load(
+                conn,
+                self.practice_id,
+                snapshot,
+                replace=replace,
+                zero_missing=zero_missing,
+                progress=progress,
+            )
 
     async def upsert_accounts(
         self,

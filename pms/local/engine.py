@@ -1,4 +1,4 @@
-"""Engine construction for the local PMS (SQLite gets a busy timeout and WAL, so writers queue)."""
+"""Engine construction for the local PMS (SQLite: busy timeout and WAL, so writers queue)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An `AsyncEngine` for `url`. For a SQLite file: 30 s busy timeout, WAL journal, foreign keys on."""
+    """An `AsyncEngine` for `url`. For a SQLite file: 30 s busy timeout and the WAL journal."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
