@@ -177,9 +177,8 @@ class ExplainCharges(Tool):
     name = "explain_charges"
     description = (
         "Explain, in plain language, the charges that make up the verified patient's balance: date of "
-        "service, "
-        "what the procedure was, what insurance paid or adjusted, what the patient owes, and pending claims. "
-        "Use only when the patient asks what a charge is for."
+        "service, what the procedure was, what insurance paid or adjusted, what the patient owes, and "
+        "pending claims. Use only when the patient asks what a charge is for."
     )
     Args = ExplainChargesArgs
 

@@ -90,9 +90,10 @@ class FlagDispute(Tool):
             key,
             ToolResult(
                 ok=True,
-                message="I've noted your dispute and sent it to our billing team to review. "
-                "We'll pause reminders "
-                "while they look into it, and they'll get back to you.",
+                message=(
+                    "I've noted your dispute and sent it to our billing team to review. We'll pause "
+                    "reminders while they look into it, and they'll get back to you."
+                ),
                 data={"task_id": task_id, "flag": "dispute"},
             ),
         )
@@ -134,9 +135,10 @@ class RequestFinancialAssistance(Tool):
             key,
             ToolResult(
                 ok=True,
-                message="I've asked our billing team to review financial assistance options with you. "
-                "We'll pause "
-                "reminders in the meantime, and someone will contact you.",
+                message=(
+                    "I've asked our billing team to review financial assistance options with you. "
+                    "We'll pause reminders in the meantime, and someone will contact you."
+                ),
                 data={"task_id": task_id, "flag": "hardship"},
             ),
         )

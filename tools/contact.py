@@ -50,8 +50,8 @@ class OptOut(Tool):
     name = "opt_out"
     description = (
         "The person asks us to stop contacting them (stop calling, stop texting, unsubscribe). "
-        "Anyone may opt "
-        "out the number they are using; no verification needed. Do not try to talk them out of it."
+        "Anyone may opt out the number they are using; no verification needed. "
+        "Do not try to talk them out of it."
     )
     Args = OptOutArgs
     requires_verification = False
@@ -66,9 +66,8 @@ class OptOut(Tool):
         if not state.verified and (state.contact is None or wrong_medium):
             return ToolResult.refuse(
                 "needs_verification",
-                "I can stop contact at the number or address you're using now. "
-                "For anything else I'd first need "
-                "to confirm who you are, or our office can help.",
+                "I can stop contact at the number or address you're using now. For anything else I'd "
+                "first need to confirm who you are, or our office can help.",
             )
         scope = SuppressionScope(args.channel)
         source = f"{state.channel}:opt_out_tool"
@@ -200,17 +199,12 @@ class TransferToHuman(Tool):
             summary = f"{name or 'The patient'} (verified) owes {owes}"
             summary += f" and was offered {'; '.join(offered)}." if offered else "."
         else:
-            summary = (
-                "Unverified caller"
-                + (
-                    " (identity check locked out)"
-                    if state.locked_out
-                    else " (says they are calling for someone else)"
-                    if state.third_party
-                    else ""
-                )
-                + "."
-            )
+            who = "Unverified caller"
+            if state.locked_out:
+                who += " (identity check locked out)"
+            elif state.third_party:
+                who += " (says they are calling for someone else)"
+            summary = who + "."
         summary += f" Wants a person because: {objection}"
         if ask:
             summary += f"; asks: {ask}"

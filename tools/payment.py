@@ -160,9 +160,8 @@ class SendPaymentLink(Tool):
     name = "send_payment_link"
     description = (
         "Create a secure payment link for the verified patient and send it (by text on a call, in the "
-        "reply on "
-        "SMS). The amount is computed from the practice system: the full balance, the plan installment, or a "
-        "partial amount the patient chose. Card numbers are never taken in conversation."
+        "reply on SMS). The amount is computed from the practice system: the full balance, the plan "
+        "installment, or a partial amount the patient chose. Card numbers are never taken in conversation."
     )
     Args = SendPaymentLinkArgs
 

@@ -91,9 +91,9 @@ class OfferPlanArgs(ToolArgs):
 class OfferPlan(Tool):
     name = "offer_plan"
     description = (
-        "Get the payment-plan options the practice allows for the verified patient's balance (each has a "
-        "plan_key). If the patient proposed a monthly amount, pass it as `monthly` to check it against "
-        "policy."
+        "Get the payment-plan options the practice allows for the verified patient's balance (each has "
+        "a plan_key). If the patient proposed a monthly amount, pass it as `monthly` to check it "
+        "against policy."
     )
     Args = OfferPlanArgs
 
@@ -266,9 +266,10 @@ class AcceptPlan(Tool):
                 key,
                 ToolResult(
                     ok=True,
-                    message="I've sent that plan to our office for approval. "
-                    "They'll confirm it with you, and "
-                    "nothing changes until they do.",
+                    message=(
+                        "I've sent that plan to our office for approval. They'll confirm it with you, "
+                        "and nothing changes until they do."
+                    ),
                     data={"status": "pending_approval", "plan": plan, "task_id": task_id},
                 ),
             )
