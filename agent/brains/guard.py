@@ -5,7 +5,7 @@ speaking early) and replaces a segment that
 - states a dollar amount no tool result, policy figure or the patient themself gave
   ("amounts always from the ledger, never from model text"), or
 - talks about money owed before the caller is verified (rule 28),
-and, on voice, drops URLs (links are texted, never read aloud).
+and, on voice, drops URLs (links are texted, never read aloud) and markdown marks.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ _DEBT_WORDS = re.compile(
     re.I,
 )
 _URL = re.compile(r"\s*(?:https?://|www\.)\S+", re.I)
+_MARKDOWN = re.compile(r"[*_#`]+|^\s*[-•]\s+", re.M)
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[,;:])\s+(?=\S)")
 _MIN_CLAUSE = 24
 
@@ -92,8 +93,8 @@ class SpeechGuard:
 
     def _check(self, segment: str) -> str:
         """The segment as it may be released, or "" plus a note in `blocked` when it must be replaced."""
-        if self.voice and _URL.search(segment):
-            segment = _URL.sub("", segment)
+        if self.voice:
+            segment = _MARKDOWN.sub("", _URL.sub("", segment))
         if not self.verified and _DEBT_WORDS.search(segment):
             self.blocked.append("unverified")
             return ""

@@ -107,16 +107,25 @@ def known_amounts(conversation: Conversation, policy: PracticePolicy, text: str)
     return {a.quantize(Decimal("0.01")) for a in allowed}
 
 
+DOB_HELD_TURNS = 2  # a date of birth waits at most this many further turns for the name
+
+
 def hold_dob(mem: dict[str, Any], text: str, today: date, *, verified: bool) -> str | None:
-    """The date of birth said this turn (kept in memory until verify_identity uses it), or the one held."""
-    if verified:
-        mem.pop("dob", None)
-        return None
-    span = find_dob(text, today)
-    if span:
-        mem["dob"] = span
+    """The date of birth said this turn, or one said in the last `DOB_HELD_TURNS` turns.
+
+    It is kept in conversation memory (persisted) only until `verify_identity` uses it, the caller
+    is verified, or it goes stale, so a stray date of birth is not stored with the conversation.
+    """
     held = mem.get("dob")
-    return str(held) if held else None
+    if verified or not isinstance(held, dict) or int(held.get("turns", 0)) >= DOB_HELD_TURNS:
+        mem.pop("dob", None)
+        held = None
+    span = find_dob(text, today) if not verified else None
+    if span:
+        held = mem["dob"] = {"span": span, "turns": 0}
+    elif held is not None:
+        held["turns"] = int(held.get("turns", 0)) + 1
+    return str(held["span"]) if held else None
 
 
 def with_dob(args: dict[str, Any], mem: dict[str, Any], held: str | None) -> dict[str, Any]:

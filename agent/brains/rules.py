@@ -46,6 +46,9 @@ class RulesBrain:
         t = RulesTurn(self.policy, conversation, tools, user_turn)
         pending = t.pending
         reading = classify(user_turn, self.today(), pending=pending)
+        answers_identity = pending == "identity" and reading.intent in _IDENTITY_ANSWERS
+        if reading.intent != Intent.IDENTITY and not answers_identity:
+            t.mem.pop("id", None)  # a half-given identity is not kept once the caller moves on
         t.expect(None)  # every reply sets its own open question
         await self._route(t, reading, pending)
         if reading.intent != Intent.UNKNOWN:

@@ -342,3 +342,21 @@ async def test_fake_server_streams_the_documented_chunk_shapes(fake: OpenAIFake)
     assert "".join(h.function.arguments or "" for h in heads) == '{"channel": "sms"}'  # type: ignore[union-attr]
     assert all(h.id is None for h in heads[1:]) and len(heads) > 2
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+async def test_a_stray_date_of_birth_is_not_kept(fake: OpenAIFake) -> None:
+    fake.script(*[Reply(text="Okay.") for _ in range(4)])
+    chat = Chat(brain(fake), "sms")
+    await chat.say("my birthday is 03/14/1985")
+    assert chat.conv.memory["llm"]["dob"]["span"] == "03/14/1985"
+    for text in ("hmm", "never mind", "ok"):
+        await chat.say(text)
+    assert "dob" not in chat.conv.memory["llm"]
+    assert "03/14/1985" not in json.dumps(chat.conv.to_json()["memory"])
+
+
+async def test_voice_replies_have_no_markdown(fake: OpenAIFake) -> None:
+    fake.script(Reply(text="**Sure!** I can _help_ with that. What would you like to do?"))
+    chat = Chat(brain(fake), "voice")
+    reply = await chat.say("hello")
+    assert reply == "Sure! I can help with that. What would you like to do?"

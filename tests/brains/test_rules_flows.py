@@ -323,3 +323,12 @@ async def test_memory_survives_a_json_round_trip(rules: RulesBrain) -> None:
     chat.tools.state = chat.conv.state
     reply = await chat.say("03/14/1985")
     assert "$450.00" in reply
+
+
+async def test_a_half_given_identity_is_dropped_when_the_caller_moves_on(rules: RulesBrain) -> None:
+    chat = Chat(rules, "sms")
+    await chat.say("what do I owe")
+    await chat.say("03/14/1985")
+    assert chat.conv.memory["rules"]["id"] == {"dob": "03/14/1985"}
+    await chat.say("call me back tomorrow at 3")
+    assert "id" not in chat.conv.memory["rules"]
