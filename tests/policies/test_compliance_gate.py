@@ -174,7 +174,7 @@ def test_patient_replies_skip_window_and_caps_but_not_suppression() -> None:
     assert _reason(reply, stopped, now=late) == "suppressed"
     assert _reason(reply, _h(extra_flags=frozenset({"dispute"})), now=late) == "flag:dispute"
     for purpose in ("opt_out_confirmation", "help"):
-        exempt = ContactAction("sms", MOBILE, purpose=purpose, initiated_by="patient_reply")  # type: ignore[arg-type]
+        exempt = ContactAction("sms", MOBILE, purpose=purpose, initiated_by="patient_reply")
         assert _reason(exempt, stopped, now=late) == "ok"
 
 
