@@ -26,8 +26,19 @@ from policies.types import ContactHistory, SuppressionScope
 PmsWrite = CommLogWrite | PromiseWrite | PaymentWrite | PaymentPlanWrite | ContactPreferenceWrite
 ChannelName = Literal["sms", "voice", "chat", "email"]
 Outcome = Literal[
-    "paid", "plan", "promise", "dispute", "transfer", "callback", "no_contact", "wrong_party",
-    "opt_out", "hardship", "info", "link_sent", "none",
+    "paid",
+    "plan",
+    "promise",
+    "dispute",
+    "transfer",
+    "callback",
+    "no_contact",
+    "wrong_party",
+    "opt_out",
+    "hardship",
+    "info",
+    "link_sent",
+    "none",
 ]
 
 

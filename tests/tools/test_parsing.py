@@ -147,8 +147,23 @@ def test_callback_times(text: str, expected: datetime | None) -> None:
 
 def test_code_table_covers_the_common_codes() -> None:
     assert len(CDT) >= 60 and len(CPT) >= 20
-    for code in ("D0120", "D0210", "D1110", "D2740", "D2750", "D3310", "D3320", "D3330", "D4341", "D4342",
-                 "D4910", "D6010", "D7140", "D7210", "D9944"):
+    for code in (
+        "D0120",
+        "D0210",
+        "D1110",
+        "D2740",
+        "D2750",
+        "D3310",
+        "D3320",
+        "D3330",
+        "D4341",
+        "D4342",
+        "D4910",
+        "D6010",
+        "D7140",
+        "D7210",
+        "D9944",
+    ):
         assert code in CDT
     assert "crown" in describe("D2740")
     assert "root canal" in describe("d3330 ")
