@@ -171,6 +171,10 @@ class OutboxDrainer:
             result: WriteResult = await asyncio.wait_for(method(req), timeout=self.call_timeout)
         except (TimeoutError, PmsUnavailable) as exc:
             return await self._finish(row, "UNKNOWN", error=f"{type(exc).__name__}: {exc}"[:500])
+        except asyncio.CancelledError:  # shutting down mid-call: let the next drainer retry soon
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._finish(row, "UNKNOWN", error="drainer stopped mid-call"))
+            raise
         except Exception as exc:  # a bug or a rejected request: a definite failure
             log.warning("outbox_write_error", outbox_id=row.id, kind=row.kind, error=type(exc).__name__)
             return await self._failure(row, f"{type(exc).__name__}: {exc}"[:500])

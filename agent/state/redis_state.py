@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 import redis.asyncio as aioredis
+import structlog
 from redis.exceptions import RedisError
 
 from agent.state.base import LockNotAcquired
@@ -41,6 +42,8 @@ redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], window)
 return 1
 """
+
+log = structlog.get_logger(__name__)
 
 _LOCK_POLL_MIN = 0.01
 _LOCK_POLL_MAX = 0.1
@@ -144,6 +147,8 @@ class _RedisSubscription:
             async for msg in self._pubsub.listen():
                 if msg.get("type") == "message":
                     self._queue.put_nowait(str(msg["data"]))
+        except (RedisError, OSError) as exc:
+            log.warning("pubsub_connection_lost", channel=self._channel, error=type(exc).__name__)
         finally:
             self._queue.put_nowait(None)  # connection gone or closed: end the iteration
 

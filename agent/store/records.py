@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from sqlalchemy import func, select
 
@@ -30,7 +30,7 @@ from agent.store.models import (
 from agent.store.pms_writes import encode, marker_for, with_marker
 from agent.store.work import WorkStore
 from policies.types import Attempt, ContactHistory
-from tools.context import PmsWrite
+from tools.context import PmsWrite, Records
 
 HISTORY_DAYS = 90  # attempts/conversations older than this never affect a compliance decision
 _OPEN_OUTBOX = ("PENDING", "IN_FLIGHT", "UNKNOWN")
@@ -231,3 +231,9 @@ class SqlRecords(ConversationStore, LedgerStore, WorkStore):
             kept_promises=int(counts.get("kept", 0)),
             last_response_at=max(responses) if responses else None,
         )
+
+
+if TYPE_CHECKING:  # mypy proves SqlRecords satisfies the protocol tools are written against
+
+    def _is_records(records: SqlRecords) -> Records:
+        return records

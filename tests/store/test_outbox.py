@@ -258,3 +258,22 @@ def test_backoff_doubles_and_caps(drainer: OutboxDrainer) -> None:
         timedelta(seconds=120),
     ]
     assert drainer.backoff(30) == timedelta(hours=1)
+
+
+async def test_cancelled_mid_call_leaves_the_row_retryable(
+    records: SqlRecords, drainer: OutboxDrainer, net: FlakyNetwork, engine: AsyncEngine, clock: Clock
+) -> None:
+    await records.enqueue_pms_write(comm())
+    net.hold = asyncio.Event()  # never set: the call hangs until cancelled
+    task = asyncio.create_task(drainer.drain_once())
+    async with asyncio.timeout(WAIT):
+        while net.hold is not None:  # noqa: ASYNC110 - waiting for the call to start
+            await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    [row] = await rows(engine)
+    assert row.state == "UNKNOWN" and row.last_error == "drainer stopped mid-call"
+    clock.advance(seconds=31)
+    assert (await drainer.drain_once()).confirmed == 1
+    assert len(await comm_notes(net)) == 1
