@@ -54,7 +54,8 @@ def _is_cents(x: Decimal) -> bool:
 
 def money(x: Decimal) -> str:
     """$1,234.50 / $1,850 for messages."""
-    return f"${x:,.0f}" if x == x.to_integral_value() else f"${x:,.2f}"
+    sign, x = ("-", -x) if x < 0 else ("", x)
+    return f"{sign}${x:,.0f}" if x == x.to_integral_value() else f"{sign}${x:,.2f}"
 
 
 def band_months(balance: Decimal, policy: PracticePolicy) -> int:
