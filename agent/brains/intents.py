@@ -294,10 +294,10 @@ def classify(text: str, today: date, *, pending: str | None = None) -> Reading:
         return Reading(Intent.WHO)
     if _YES.search(low):
         return Reading(Intent.YES)
-    if _NO.search(low):
-        return Reading(Intent.NO)
     if _BYE.search(low):
         return Reading(Intent.BYE)
+    if _NO.search(low):
+        return Reading(Intent.NO)
     if _GREETING.search(low):
         return Reading(Intent.GREETING)
     if pending == "callback" and (when := slots.find_when(t)):

@@ -25,6 +25,10 @@ from policies.config import PracticePolicy
 
 _SPANISH_REASON = "Spanish-speaking patient: please help them in Spanish"
 _IDENTITY_ANSWERS = frozenset({Intent.IDENTITY, Intent.GREETING, Intent.UNKNOWN, Intent.YES})
+# open questions a "no" simply declines
+_DECLINABLE = frozenset(
+    {"after_balance", "offer_link", "offer_transfer", "plan_choice", "promise", "callback"}
+)
 _TRANSFER_ES = re.compile(r"\b(?:transf|ahora|ya|sí|si|yes|now|persona|agente|comuni)", re.I)
 
 
@@ -77,7 +81,10 @@ class RulesBrain:
 
     async def _answer(self, t: RulesTurn, r: Reading, pending: str) -> bool:
         """Read a reply to the agent's open question; False when it is a new request instead."""
-        yes, no = r.intent == Intent.YES, r.intent in (Intent.NO, Intent.BYE)
+        yes, no = r.intent == Intent.YES, r.intent == Intent.NO
+        if r.intent == Intent.BYE:
+            await self._goodbye(t)
+            return True
         if pending == "identity" and r.intent in _IDENTITY_ANSWERS:
             await self._identity(t, r)
             return True
@@ -108,9 +115,12 @@ class RulesBrain:
         if pending == "anything_else" and yes:
             t.ask("how_can_i_help", "")
             return True
-        if no and pending in ("anything_else", "after_balance", "offer_link", "offer_transfer", "plan_choice",
-                              "promise"):
+        if no and pending == "anything_else":
             await self._goodbye(t)
+            return True
+        if no and pending in _DECLINABLE:
+            t.mem.pop("promise", None)
+            t.ask("anything_else", "anything_else")
             return True
         return False
 

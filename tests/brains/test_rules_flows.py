@@ -332,3 +332,13 @@ async def test_a_half_given_identity_is_dropped_when_the_caller_moves_on(rules: 
     assert chat.conv.memory["rules"]["id"] == {"dob": "03/14/1985"}
     await chat.say("call me back tomorrow at 3")
     assert "id" not in chat.conv.memory["rules"]
+
+
+async def test_declining_an_offer_keeps_the_conversation_open(rules: RulesBrain) -> None:
+    chat = Chat(rules, "voice")
+    await verified(chat)
+    await chat.say("what do I owe")
+    reply = await chat.say("no")
+    assert reply == "Is there anything else I can help you with?" and not chat.conv.state.ended
+    reply = await chat.say("no")
+    assert "Goodbye" in reply and chat.conv.state.ended
