@@ -131,7 +131,7 @@ def classify_sms(body: str, opt_out_type: str | None = None, *, suppressed: bool
         yes_only = norm in _YES_WORDS
         return KeywordResult("start" if suppressed or not yes_only else "none", True, "sms", norm)
 
-    words = norm.split()
+    words = re.findall(r"[\w']+", norm)
     if not words:
         return KeywordResult("none", False, "sms", norm)
     if norm in _YES_WORDS:

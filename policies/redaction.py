@@ -29,9 +29,9 @@ _DIGIT_WORDS = {
 _DW = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|niner)"
 _SPOKEN_TOKEN = rf"(?:(?:double|triple)\s+{_DW}|{_DW}|\d+)"
 _SPOKEN_RUN = re.compile(rf"\b{_SPOKEN_TOKEN}(?:(?:[\s,.-]|\s+and\s+)+{_SPOKEN_TOKEN})+\b", re.IGNORECASE)
-_DIGIT_RUN = re.compile(r"(?<!\d)\d(?:(?:[ -]|, ?)?\d)*")
+_DIGIT_RUN = re.compile(r"(?<!\d)\d(?:(?:[ -]|, ?)?\d)*", re.ASCII)
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
-_SSN = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")
+_SSN = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)", re.ASCII)
 _SSN_CTX = re.compile(
     r"(\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?)\b\W{0,6}(?:is\s+|was\s+)?)(\d(?:[\s-]?\d){8})(?!\d)",
     re.IGNORECASE,
@@ -80,13 +80,13 @@ _DOB_CTX = re.compile(
     rf"\W{{0,3}})({_MONTH}\s+(?:the\s+)?(?:{_DAY}|{_ORD_WORD})|{_DAY}\s+(?:of\s+)?{_MONTH}|\d{{1,2}}[/-]\d{{1,2}})\b",
     re.IGNORECASE,
 )
-_PHONE = re.compile(r"(?<![\d+])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)")
-_INTL_PHONE = re.compile(r"(?<![\d+])\+\d(?:[\s.-]?\d){7,14}(?!\d)")
+_PHONE = re.compile(r"(?<![\d+])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)", re.ASCII)
+_INTL_PHONE = re.compile(r"(?<![\d+])\+\d(?:[\s.-]?\d){7,14}(?!\d)", re.ASCII)
 
 
 def luhn_valid(digits: str) -> bool:
     """The Luhn check used by payment card numbers."""
-    if not digits.isdigit():
+    if not digits.isascii() or not digits.isdigit():
         return False
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -128,12 +128,12 @@ def _spoken(m: re.Match[str]) -> str:
 
 
 def _digits(m: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", m.group())
+    digits = re.sub(r"[^0-9]", "", m.group())
     return _number_label(digits) if len(digits) >= 13 else m.group()
 
 
 def _phone(m: re.Match[str]) -> str:
-    last4 = re.sub(r"\D", "", m.group())[-4:]
+    last4 = re.sub(r"[^0-9]", "", m.group())[-4:]
     return f"[phone …{last4}]"
 
 
@@ -157,7 +157,7 @@ def _candidates(text: str) -> Iterator[str]:
     for m in _SPOKEN_RUN.finditer(text):
         yield _spoken_digits(m.group())
     for m in _DIGIT_RUN.finditer(text):
-        groups = re.findall(r"\d+", m.group())
+        groups = re.findall(r"[0-9]+", m.group())
         yield "".join(groups)
         if len(groups) > 1:  # a card read out next to other numbers: try each span of whole groups
             for i in range(len(groups)):
