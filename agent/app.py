@@ -1,0 +1,56 @@
+"""The FastAPI application: Twilio webhooks, JSON API and operations routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from agent.logs import configure_logging
+from agent.routes import api, ops, twilio_sms
+from agent.runtime import Runtime, build_runtime, utc_now
+from agent.settings import Settings, load_settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    background: bool = True,
+) -> FastAPI:
+    """Build the app; the runtime (DB, state, PMS, brain…) is created in the lifespan."""
+    cfg = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await build_runtime(cfg, clock=clock)
+        app.state.runtime = runtime
+        if background:
+            runtime.start_background()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="BalanceLine",
+        version="0.1.0",
+        summary="The practice's billing voice: calls and texts about patient balances.",
+        lifespan=lifespan,
+    )
+    app.include_router(ops.router)
+    app.include_router(twilio_sms.router)
+    app.include_router(api.router)
+    return app
+
+
+def runtime_of(app: FastAPI) -> Runtime:
+    return app.state.runtime  # type: ignore[no-any-return]
+
+
+def app_factory() -> FastAPI:
+    """uvicorn --factory entry point (multi-worker serving)."""
+    configure_logging()
+    return create_app()

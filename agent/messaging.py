@@ -1,0 +1,125 @@
+"""The one guarded path every outbound text takes.
+
+Suppression is checked before every send; an agent-initiated text also passes the compliance gate
+(with the decision audited); Twilio's 21610 ("replied STOP") is recorded as an opt-out and never
+retried. Replies to a text the patient just sent skip the calling window and caps (it is not a new
+contact) but never the suppression ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from agent.logs import get_logger
+from agent.metrics import COMPLIANCE_BLOCKS, SMS_SENT
+from agent.store.records import SqlRecords
+from pms.protocol import PmsAdapter
+from policies import compliance
+from policies.config import PracticePolicy
+from policies.redaction import redact
+from policies.types import ContactAction, SuppressionScope
+from telephony.sms import SmsSender
+from tools.context import SendResult
+
+log = get_logger(__name__)
+
+# Purposes that may reach a number that is opted out: the single opt-out confirmation only.
+_BYPASS_SUPPRESSION = frozenset({"opt_out_confirmation"})
+
+
+@dataclass
+class GuardedSms:
+    sender: SmsSender
+    records: SqlRecords
+    pms: PmsAdapter
+    policy: PracticePolicy
+    clock: Callable[[], datetime]
+
+    async def send_sms(
+        self,
+        *,
+        patient_id: str | None,
+        to: str,
+        body: str,
+        purpose: str,
+        initiated_by: Literal["agent", "patient_reply", "staff"] = "agent",
+        conversation_id: str | None = None,
+    ) -> SendResult:
+        """Send one text if allowed; `tools.context.Messenger` for tools (agent-initiated)."""
+        now = self.clock()
+        if purpose not in _BYPASS_SUPPRESSION and await self.records.is_suppressed(to, "sms"):
+            SMS_SENT.labels(result="suppressed").inc()
+            await self.records.audit(
+                "sms.blocked", patient_id=patient_id, conversation_id=conversation_id, detail={"reason": "suppressed"}
+            )
+            return SendResult(sent=False, reason="suppressed")
+        counted = initiated_by == "agent"
+        guarantor_id: str | None = None
+        if counted:
+            patient = await self.pms.get_patient(patient_id) if patient_id else None
+            if patient is None:
+                return SendResult(sent=False, reason="blocked:unknown_patient")
+            guarantor_id = patient.guarantor_id
+            account = await self.pms.get_account(guarantor_id)
+            history = await self.records.contact_history(guarantor_id, now=now)
+            action = ContactAction(channel="sms", to=to, purpose=_purpose(purpose), initiated_by="agent")
+            decision = compliance.check(action, patient, account, history, self.policy, now)
+            await self.records.audit(
+                "compliance.decision",
+                patient_id=patient_id,
+                conversation_id=conversation_id,
+                detail={
+                    "channel": "sms",
+                    "purpose": purpose,
+                    "allowed": decision.allowed,
+                    "reason": decision.reason,
+                    "next_allowed_at": decision.next_allowed_at.isoformat() if decision.next_allowed_at else None,
+                },
+            )
+            if not decision.allowed:
+                COMPLIANCE_BLOCKS.labels(reason=decision.reason.split(":")[0]).inc()
+                return SendResult(sent=False, reason=f"blocked:{decision.reason}")
+        outcome = await self.sender.send(to, body)
+        if outcome.opted_out:
+            SMS_SENT.labels(result="opted_out").inc()
+            await self.records.add_suppression(
+                patient_id=patient_id, value=to, scope=SuppressionScope.SMS, reason="twilio_21610", source="twilio"
+            )
+            return SendResult(sent=False, reason="opted_out_21610")
+        if not outcome.sent:
+            SMS_SENT.labels(result="error").inc()
+            log.warning("sms_send_failed", error_code=outcome.error_code, permanent=outcome.permanent)
+            await self.records.audit(
+                "sms.failed",
+                patient_id=patient_id,
+                conversation_id=conversation_id,
+                detail={"error_code": outcome.error_code, "permanent": outcome.permanent},
+            )
+            return SendResult(sent=False, reason="error")
+        SMS_SENT.labels(result="sent").inc()
+        await self.records.add_message(
+            conversation_id=conversation_id,
+            direction="out",
+            channel="sms",
+            body=redact(body),
+            provider_sid=outcome.sid,
+            status=outcome.status or "queued",
+        )
+        await self.records.record_attempt(
+            patient_id=patient_id,
+            guarantor_id=guarantor_id,
+            channel="sms",
+            to=to,
+            direction="outbound",
+            counted=counted,
+            provider_sid=outcome.sid,
+        )
+        return SendResult(sent=True, provider_id=outcome.sid)
+
+
+def _purpose(purpose: str) -> compliance.Purpose:
+    allowed = ("balance", "plan_reminder", "promise_reminder", "receipt", "reply", "voicemail", "callback")
+    return purpose if purpose in allowed else "balance"  # type: ignore[return-value]

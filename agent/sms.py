@@ -1,0 +1,297 @@
+"""The SMS channel: one inbound text in, at most one reply out.
+
+Order of work for a text (each step durable before the next):
+1. idempotency on MessageSid (shared state fast path, unique row in the store as the truth);
+2. the keyword layer (STOP family incl. plain-language requests, HELP, START), which always works,
+   even for unknown numbers and opted-out ones;
+3. the conversation for this number (resumed across days), identity first;
+4. the brain with guarded tools; the reply goes out through `GuardedSms` (suppression checked);
+5. an audit trail and, for identified patients, a comm-log note to the PMS through the outbox.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from agent.conversation import Conversation
+from agent.logs import get_logger
+from agent.messaging import GuardedSms
+from agent.metrics import SMS_INBOUND
+from agent.state.base import SharedState
+from agent.store.records import SqlRecords
+from agent.turns import TurnEngine
+from pms.protocol import PmsAdapter
+from pms.types import CommLogWrite, ContactPreferenceWrite
+from policies.config import PracticePolicy
+from policies.keywords import classify_sms
+from policies.redaction import redact
+from policies.types import SuppressionScope
+from prompts.loader import render
+from tools.context import CallerState, PaymentLinks, ToolContext
+
+log = get_logger(__name__)
+
+IDEMPOTENCY_TTL = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class InboundText:
+    message_sid: str
+    from_: str
+    to: str
+    body: str
+    opt_out_type: str | None = None
+
+
+@dataclass(frozen=True)
+class SmsOutcome:
+    kind: Literal["duplicate", "stop", "start", "help", "suppressed", "conversation"]
+    reply: str | None
+    conversation_id: str | None = None
+    sent: bool = False
+
+
+@dataclass
+class SmsChannel:
+    records: SqlRecords
+    state: SharedState
+    pms: PmsAdapter
+    policy: PracticePolicy
+    engine: TurnEngine
+    outbound: GuardedSms
+    payments: PaymentLinks
+    clock: Callable[[], datetime]
+
+    async def handle(self, msg: InboundText) -> SmsOutcome:
+        if not await self.state.claim(f"sms-in:{msg.message_sid}", IDEMPOTENCY_TTL):
+            SMS_INBOUND.labels(kind="duplicate").inc()
+            return SmsOutcome(kind="duplicate", reply=None)
+        try:
+            async with self.state.lock(f"sms-contact:{msg.from_}", ttl_seconds=60, wait_seconds=30):
+                return await self._handle_locked(msg)
+        except BaseException:
+            # Processing failed: let Twilio's retry through (the store's unique MessageSid still
+            # guarantees nothing is recorded twice).
+            await self.state.release(f"sms-in:{msg.message_sid}")
+            raise
+
+    async def _handle_locked(self, msg: InboundText) -> SmsOutcome:
+        suppressed = await self.records.is_suppressed(msg.from_, "sms")
+        kw = classify_sms(msg.body, msg.opt_out_type, suppressed=suppressed)
+        conv = await self._conversation(msg.from_)
+        if not await self.records.add_message(
+            conversation_id=conv.conversation_id,
+            direction="in",
+            channel="sms",
+            body=redact(msg.body),
+            provider_sid=msg.message_sid,
+            status="received",
+        ):
+            SMS_INBOUND.labels(kind="duplicate").inc()
+            return SmsOutcome(kind="duplicate", reply=None, conversation_id=conv.conversation_id)
+        await self.records.record_attempt(
+            patient_id=conv.state.patient_id,
+            guarantor_id=conv.state.guarantor_id,
+            channel="sms",
+            to=msg.from_,
+            direction="inbound",
+            counted=False,
+            provider_sid=None,
+        )
+        SMS_INBOUND.labels(kind=kw.kind).inc()
+        if kw.kind == "stop":
+            return await self._stop(msg, conv, kw.scope, kw.twilio_handled)
+        if kw.kind == "start":
+            return await self._start(msg, conv, kw.twilio_handled)
+        if kw.kind == "help":
+            return await self._help(msg, conv, kw.twilio_handled)
+        if suppressed:
+            # They opted out earlier and wrote again without START: we may not text them.
+            await self.records.audit(
+                "sms.inbound_while_suppressed",
+                patient_id=conv.state.patient_id,
+                conversation_id=conv.conversation_id,
+                detail={},
+            )
+            await self.records.save_conversation(conv)
+            return SmsOutcome(kind="suppressed", reply=None, conversation_id=conv.conversation_id)
+        ctx = ToolContext(
+            pms=self.pms,
+            policy=self.policy,
+            records=self.records,
+            payments=self.payments,
+            clock=self.clock,
+            messenger=None,
+        )
+        result = await self.engine.run(conv, msg.body, ctx)
+        await self.records.save_conversation(conv)
+        sent = False
+        if result.reply:
+            send = await self.outbound.send_sms(
+                patient_id=conv.state.patient_id,
+                to=msg.from_,
+                body=result.reply,
+                purpose="reply",
+                initiated_by="patient_reply",
+                conversation_id=conv.conversation_id,
+            )
+            sent = send.sent
+        await self._comm_log(conv, msg, result.reply)
+        return SmsOutcome(
+            kind="conversation", reply=result.reply, conversation_id=conv.conversation_id, sent=sent
+        )
+
+    # ---- keyword layer -------------------------------------------------------------------------
+
+    async def _stop(
+        self, msg: InboundText, conv: Conversation, scope: str, twilio_handled: bool
+    ) -> SmsOutcome:
+        sc = {"all": SuppressionScope.ALL, "voice": SuppressionScope.VOICE}.get(scope, SuppressionScope.SMS)
+        patient_ids = [conv.state.patient_id] if conv.state.patient_id else conv.state.candidate_patient_ids
+        await self.records.add_suppression(
+            patient_id=conv.state.patient_id,
+            value=msg.from_,
+            scope=sc,
+            reason="patient_request",
+            source="sms",
+        )
+        for pid in patient_ids:
+            await self.records.enqueue_pms_write(
+                ContactPreferenceWrite(
+                    idempotency_key=f"{self.policy.practice.practice_id}|{pid}|optout|{msg.message_sid}",
+                    patient_id=pid,
+                    sms_ok=False if sc in (SuppressionScope.ALL, SuppressionScope.SMS) else None,
+                    do_not_call=True if sc in (SuppressionScope.ALL, SuppressionScope.VOICE) else None,
+                    note=f"Patient asked by text not to be contacted ({sc.value}).",
+                ),
+                conversation_id=conv.conversation_id,
+            )
+        conv.state.outcome = "opt_out"
+        conv.state.ended = True
+        await self.records.save_conversation(conv)
+        reply: str | None = None
+        sent = False
+        # At most one confirmation, and none when Twilio's own opt-out handling already replied.
+        if not twilio_handled and await self.state.claim(f"optout-confirm:{msg.from_}", 300):
+            key = "opt_out_confirmation_voice" if sc == SuppressionScope.VOICE else "opt_out_confirmation"
+            reply = render(key, channel="sms", lang=conv.state.language, practice=self.policy.practice.name)
+            res = await self.outbound.send_sms(
+                patient_id=conv.state.patient_id,
+                to=msg.from_,
+                body=reply,
+                purpose="opt_out_confirmation",
+                initiated_by="patient_reply",
+                conversation_id=conv.conversation_id,
+            )
+            sent = res.sent
+        return SmsOutcome(kind="stop", reply=reply, conversation_id=conv.conversation_id, sent=sent)
+
+    async def _start(self, msg: InboundText, conv: Conversation, twilio_handled: bool) -> SmsOutcome:
+        await self.records.add_consent(
+            patient_id=conv.state.patient_id,
+            value=msg.from_,
+            channel="sms",
+            action="opt_in",
+            basis="sms_opt_in",
+            source="sms",
+        )
+        await self.records.save_conversation(conv)
+        reply: str | None = None
+        sent = False
+        if not twilio_handled:
+            reply = render(
+                "opt_in_confirmation",
+                channel="sms",
+                lang=conv.state.language,
+                practice=self.policy.practice.name,
+            )
+            res = await self.outbound.send_sms(
+                patient_id=conv.state.patient_id,
+                to=msg.from_,
+                body=reply,
+                purpose="reply",
+                initiated_by="patient_reply",
+                conversation_id=conv.conversation_id,
+            )
+            sent = res.sent
+        return SmsOutcome(kind="start", reply=reply, conversation_id=conv.conversation_id, sent=sent)
+
+    async def _help(self, msg: InboundText, conv: Conversation, twilio_handled: bool) -> SmsOutcome:
+        await self.records.save_conversation(conv)
+        if twilio_handled:
+            return SmsOutcome(kind="help", reply=None, conversation_id=conv.conversation_id)
+        p = self.policy.practice
+        reply = self.policy.sms.help_text or render(
+            "help", channel="sms", lang=conv.state.language, practice=p.name, phone=_pretty(p.callback_number)
+        )
+        res = await self.outbound.send_sms(
+            patient_id=conv.state.patient_id,
+            to=msg.from_,
+            body=reply,
+            purpose="reply",
+            initiated_by="patient_reply",
+            conversation_id=conv.conversation_id,
+        )
+        return SmsOutcome(kind="help", reply=reply, conversation_id=conv.conversation_id, sent=res.sent)
+
+    # ---- conversation ----------------------------------------------------------------------------
+
+    async def _conversation(self, phone: str) -> Conversation:
+        conv = await self.records.find_open_conversation("sms", phone, self.policy.sms.session_idle_days)
+        if conv is not None:
+            return conv
+        matches = await self.pms.find_patients_by_phone(phone)
+        state = CallerState(
+            conversation_id=f"cv_{uuid.uuid4().hex[:20]}",
+            channel="sms",
+            contact=phone,
+            candidate_patient_ids=[p.patient_id for p in matches],
+        )
+        if matches and all(m.language == "es" for m in matches):
+            state.language = "es"
+        if self.policy.verification.consented_number_is_enough_for_sms and len(matches) == 1:
+            patient = matches[0]
+            if any(c.value == phone and c.sms_consent == "yes" for c in patient.phones):
+                state.verified = True
+                state.patient_id = patient.patient_id
+                state.guarantor_id = patient.guarantor_id
+        conv = Conversation(state=state, direction="inbound", started_at=self.clock())
+        await self.records.save_conversation(conv)
+        await self.records.audit(
+            "conversation.started",
+            patient_id=None,
+            conversation_id=state.conversation_id,
+            detail={"channel": "sms", "matches": len(matches)},
+        )
+        return conv
+
+    async def _comm_log(self, conv: Conversation, msg: InboundText, reply: str) -> None:
+        """One PMS comm-log note per exchange, only for a verified patient (never the wrong chart)."""
+        if not (conv.state.verified and conv.state.patient_id):
+            return
+        tools_used = sorted({c.name for c in conv.tool_calls[-5:]})
+        note = f"Text with patient (BalanceLine). Patient: {redact(msg.body)[:300]} | Reply: {redact(reply)[:300]}"
+        if tools_used:
+            note += f" | Actions: {', '.join(tools_used)}"
+        await self.records.enqueue_pms_write(
+            CommLogWrite(
+                idempotency_key=f"{self.policy.practice.practice_id}|{conv.state.patient_id}|sms|{msg.message_sid}",
+                patient_id=conv.state.patient_id,
+                at=self.clock(),
+                mode="text",
+                direction="received",
+                note=note,
+            ),
+            conversation_id=conv.conversation_id,
+        )
+
+
+def _pretty(e164: str) -> str:
+    digits = e164.removeprefix("+1")
+    if len(digits) == 10:
+        return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+    return e164

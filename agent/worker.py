@@ -1,0 +1,26 @@
+"""`balanceline worker`: background loops that must run exactly once across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from agent.logs import get_logger
+from agent.runtime import build_runtime
+from agent.settings import Settings
+
+log = get_logger(__name__)
+
+
+async def run_worker(settings: Settings, *, interval: float = 2.0) -> None:
+    runtime = await build_runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker_started", outbox_interval=interval)
+    try:
+        await runtime.outbox.run_forever(stop, interval)
+    finally:
+        await runtime.close()
+        log.info("worker_stopped")
