@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from policies.config import PracticePolicy, load_policy
@@ -103,7 +105,7 @@ def rules(
         ("Maple Grove Family Dental: an update is ready.", "email", {}, ["missing_opt_out"]),
     ],
 )
-def test_lint_table(text: str, channel: LintChannel, kw: dict[str, object], expected: list[str]) -> None:
+def test_lint_table(text: str, channel: LintChannel, kw: dict[str, Any], expected: list[str]) -> None:
     verified = bool(kw.pop("verified", False))
     assert rules(text, channel, verified=verified, **kw) == expected
 
