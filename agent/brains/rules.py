@@ -173,7 +173,12 @@ class RulesBrain:
         if r.dob:
             held["dob"] = r.dob
         if not held.get("name") and not held.get("dob"):
-            t.ask("identity_request", "identity")
+            misses = int(t.mem.get("misses", 0)) + (r.intent == Intent.UNKNOWN)
+            t.mem["misses"] = misses
+            if misses >= 2:
+                t.ask("clarify_again", "offer_transfer")
+            else:
+                t.ask("identity_request", "identity")
             return
         if not held.get("name"):
             t.ask("identity_need_name", "identity")

@@ -342,3 +342,14 @@ async def test_declining_an_offer_keeps_the_conversation_open(rules: RulesBrain)
     assert reply == "Is there anything else I can help you with?" and not chat.conv.state.ended
     reply = await chat.say("no")
     assert "Goodbye" in reply and chat.conv.state.ended
+
+
+async def test_no_identity_twice_offers_a_person(rules: RulesBrain) -> None:
+    chat = Chat(rules, "voice")
+    await chat.say("what do I owe")
+    reply = await chat.say("umm what")
+    assert "full name and date of birth" in reply
+    reply = await chat.say("huh")
+    assert "connect you with a member of our team" in reply
+    await chat.say("yes")
+    assert chat.tools.names == ["transfer_to_human"]
