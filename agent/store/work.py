@@ -72,7 +72,7 @@ class WorkStore(StoreBase):
         q = (
             select(PromiseRow)
             .where(PromiseRow.guarantor_id == guarantor_id)
-            .order_by(PromiseRow.created_at.desc())
+            .order_by(PromiseRow.created_at.desc(), PromiseRow.id.desc())
         )
         async with self._tx() as s:
             rows = (await s.scalars(q)).all()

@@ -1,18 +1,19 @@
 """Fixtures for the record-store tests: one engine per test on SQLite (a temp file) and PostgreSQL.
 
-PostgreSQL tests share the session database: our tables are created once and emptied before each
-test. A settable clock makes time-dependent behaviour testable without sleeping.
+SQLite tests copy a template file made once; PostgreSQL tests share the session database, whose
+tables are created once and emptied before each test. A settable clock makes time-dependent
+behaviour testable without sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent.store.db import create_all_for_tests, make_engine, make_session_factory
@@ -48,22 +49,29 @@ def pg_store_url(pg_url: str) -> str:
     return pg_url
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("store-template") / "template.db"
+    asyncio.run(_create(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/store.db"
+        db = tmp_path / "store.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), db)
+        return f"sqlite+aiosqlite:///{db}"
     return str(request.getfixturevalue("pg_store_url"))
 
 
 @pytest.fixture
 async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
     eng = make_engine(store_url)
-    if store_url.startswith("sqlite"):
-        await create_all_for_tests(eng)
-    else:
-        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        async with eng.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {names}"))
+    if not store_url.startswith("sqlite"):
+        async with eng.begin() as conn:  # DELETE beats TRUNCATE on tiny tables
+            for table in reversed(Base.metadata.sorted_tables):
+                await conn.execute(table.delete())
     yield eng
     await eng.dispose()
 
