@@ -16,23 +16,16 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from agent.brains.phrases import URL
+from agent.brains.slots import money_spans
 from tools.parsing import parse_amount
 
-_AMOUNT = re.compile(
-    r"\$\s?\d[\d,]*(?:\.\d{1,2})?"
-    r"|\b\d[\d,]*(?:\.\d{1,2})?\s*(?:dollars?|bucks?)\b"
-    r"|\b(?:(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
-    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
-    r"thousand|and|a)[\s-]+)+dollars?(?:\s+and\s+(?:[a-z]+[\s-]+){1,3}cents?)?",
-    re.I,
-)
 _NUMBER_IN_DATA = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _DEBT_WORDS = re.compile(
     r"\b(?:balance|owe[sd]?|owing|bills?|billing|debt|past\s+due|overdue|amount\s+due|payments?|"
     r"outstanding|statement|invoice|collections?)\b|\$\s?\d",
     re.I,
 )
-_URL = re.compile(r"\s*(?:https?://|www\.)\S+", re.I)
 _MARKDOWN = re.compile(r"[*_#`]+|^\s*[-•]\s+", re.M)
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[,;:])\s+(?=\S)")
 _MIN_CLAUSE = 24
@@ -52,7 +45,7 @@ def amounts_in(value: Any) -> set[Decimal]:
 
 def stated_amounts(text: str) -> list[Decimal | None]:
     """Amounts the text states ("$450", "450 dollars", "four hundred fifty dollars"); None = unreadable."""
-    return [parse_amount(m.group(0).strip()) for m in _AMOUNT.finditer(text)]
+    return [parse_amount(span) for span in money_spans(text)]
 
 
 class SpeechGuard:
@@ -94,7 +87,7 @@ class SpeechGuard:
     def _check(self, segment: str) -> str:
         """The segment as it may be released, or "" plus a note in `blocked` when it must be replaced."""
         if self.voice:
-            segment = _MARKDOWN.sub("", _URL.sub("", segment))
+            segment = _MARKDOWN.sub("", URL.sub("", segment))
         if not self.verified and _DEBT_WORDS.search(segment):
             self.blocked.append("unverified")
             return ""

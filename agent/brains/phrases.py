@@ -18,7 +18,7 @@ from policies.config import PracticePolicy
 from prompts.loader import render
 
 _MONEY_IN_TEXT = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{2}))?")
-_URL = re.compile(r"https?://\S+|www\.\S+", re.I)
+URL = re.compile(r"\s*(?:https?://|www\.)\S+", re.I)
 _FREQUENCY = {
     "sms": {"monthly": "a month", "weekly": "a week", "every_other_week": "every 2 weeks"},
     "voice": {"monthly": "a month", "weekly": "a week", "every_other_week": "every other week"},
@@ -118,7 +118,7 @@ class Phrasebook:
         """Tool messages, made safe for the channel: on voice, amounts in words and no URLs."""
         if not self.voice:
             return text
-        text = _URL.sub("the link I've texted you", text)
+        text = URL.sub(" the link I've texted you", text)
 
         def words(m: re.Match[str]) -> str:
             return spoken_money(Decimal(m.group(1).replace(",", "") + "." + (m.group(2) or "00")))

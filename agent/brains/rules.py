@@ -238,7 +238,7 @@ class RulesBrain:
         t.say("deceased")
 
     async def _human(self, t: RulesTurn, r: Reading) -> None:
-        result = await t.call("transfer_to_human", reason=_reason(t.text, "Caller asked for a person"))
+        result = await t.call("transfer_to_human", reason=flows.reason(t.text, "Caller asked for a person"))
         if result.ok and result.data.get("live"):
             t.say("transfer")
         elif result.ok:
@@ -289,11 +289,6 @@ class RulesBrain:
     async def _goodbye(self, t: RulesTurn) -> None:
         t.say("goodbye")
         await t.call("end_conversation")
-
-
-def _reason(text: str, default: str) -> str:
-    words = " ".join(text.split())[:280]
-    return words or default
 
 
 _ANYONE: dict[Intent, Callable[[RulesBrain, RulesTurn, Reading], Any]] = {

@@ -196,7 +196,7 @@ async def promise(t: RulesTurn, r: Reading) -> None:
 
 
 async def dispute(t: RulesTurn, r: Reading) -> None:
-    result = await t.call("flag_dispute", reason=_reason(t.text, "Patient disputes the balance"))
+    result = await t.call("flag_dispute", reason=reason(t.text, "Patient disputes the balance"))
     if not result.ok:
         return refused(t, result)
     t.say("dispute_ack")
@@ -204,14 +204,14 @@ async def dispute(t: RulesTurn, r: Reading) -> None:
 
 
 async def hardship(t: RulesTurn, r: Reading) -> None:
-    result = await t.call("request_financial_assistance", reason=_reason(t.text, "Patient reports hardship"))
+    result = await t.call("request_financial_assistance", reason=reason(t.text, "Patient reports hardship"))
     if not result.ok:
         return refused(t, result)
     t.say("hardship_ack")
     t.ask("anything_else", "anything_else")
 
 
-def _reason(text: str, default: str) -> str:
+def reason(text: str, default: str) -> str:
     """The patient's own words (already free of card numbers upstream), trimmed for a staff note."""
     words = " ".join(text.split())[:280]
     return words or default

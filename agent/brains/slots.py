@@ -52,6 +52,12 @@ _FULL = re.compile(
 )
 
 
+def money_spans(text: str) -> list[str]:
+    """Every span written as money ("$50", "75 dollars", "fifty bucks"), readable or not, in order."""
+    found = [(m.start(), m.group(0).strip()) for pat in _AMOUNT_PATTERNS[:3] for m in pat.finditer(text)]
+    return [span for _, span in sorted(found)]
+
+
 def find_amount(text: str) -> str | None:
     """The first span that reads as a dollar amount ("$50", "75 dollars", "fifty bucks")."""
     spans: list[tuple[int, str]] = []
