@@ -9,202 +9,19 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
-MONTHS: dict[str, int] = {}
-for _i, _name in enumerate(calendar.month_name):
-    if _name:
-        MONTHS[_name.lower()] = _i
-        MONTHS[_name[:3].lower()] = _i
-MONTHS["sept"] = 9
+from tools.words import MONTHS, WEEKDAYS, Month, Num, classify, read_items, tokenize
 
-WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
-WEEKDAYS.update({name[:3].lower(): i for i, name in enumerate(calendar.day_name)})
-WEEKDAYS.update({"tues": 1, "weds": 2, "thur": 3, "thurs": 3})
-
-_UNITS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "a": 1,
-    "an": 1,
-}
-_TEENS = {
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-}
-_TENS = {
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fourty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-}
-_ORD_UNITS = {
-    "first": 1,
-    "second": 2,
-    "third": 3,
-    "fourth": 4,
-    "fifth": 5,
-    "sixth": 6,
-    "seventh": 7,
-    "eighth": 8,
-    "ninth": 9,
-}
-_ORD_TEENS = {
-    "tenth": 10,
-    "eleventh": 11,
-    "twelfth": 12,
-    "thirteenth": 13,
-    "fourteenth": 14,
-    "fifteenth": 15,
-    "sixteenth": 16,
-    "seventeenth": 17,
-    "eighteenth": 18,
-    "nineteenth": 19,
-}
-_ORD_TENS = {"twentieth": 20, "thirtieth": 30}
-_MULT = {"hundred": 100, "thousand": 1000}
-_ORDINAL_SUFFIX = re.compile(r"^(\d{1,2})(st|nd|rd|th)$")
-
-
-@dataclass(frozen=True)
-class _Num:
-    value: int
-    ordinal: bool = False
-    digits: int = 0  # number of digits when written with digits; 0 for spoken words
-
-
-@dataclass(frozen=True)
-class _Month:
-    value: int
-
-
-_Item = _Num | _Month
-
-
-def _tokenize(text: str) -> list[str]:
-    t = text.lower().replace("’", "'")
-    t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)  # eighty-five
-    t = re.sub(r"[^a-z0-9' ]+", " ", t)
-    return [w for w in t.split() if w]
-
-
-def _items(text: str) -> list[_Item]:
-    """Turn text into months and numbers, grouping spoken numbers the way English composes them."""
-    out: list[_Item] = []
-    total = small = 0
-    last: str | None = None  # kind of the previous number word in the open group
-    force_new = False
-
-    def flush() -> None:
-        nonlocal total, small, last
-        if last is not None:
-            out.append(_Num(total + small))
-        total = small = 0
-        last = None
-
-    words = _tokenize(text)
-    for i, w in enumerate(words):
-        nxt = words[i + 1] if i + 1 < len(words) else ""
-        if w in ("a", "an") and nxt not in _MULT:
-            flush()
-            continue
-        if w in ("oh", "o") and (nxt in _UNITS or nxt in _ORD_UNITS):
-            flush()
-            force_new = True
-            continue
-        if w == "and" and last in ("hundred", "thousand"):
-            continue
-        if w in MONTHS and not (w == "may" and last is None and not _near_number(words, i)):
-            flush()
-            out.append(_Month(MONTHS[w]))
-            continue
-        kind, value, ordinal = _classify(w)
-        if kind is None:
-            flush()
-            m = _ORDINAL_SUFFIX.match(w)
-            if m:
-                out.append(_Num(int(m.group(1)), ordinal=True, digits=len(m.group(1))))
-            elif w.lstrip("'").isdigit():
-                d = w.lstrip("'")
-                out.append(_Num(int(d), digits=len(d)))
-            continue
-        if force_new:
-            flush()
-            force_new = False
-        if last is None:
-            small, last = value, kind
-        elif kind == "unit" and last == "tens":
-            small += value
-            last = kind
-        elif kind == "mult" and last in ("unit", "teen", "tens"):
-            if value == 1000:
-                total += small * 1000
-                small = 0
-                last = "thousand"
-            else:
-                small *= 100
-                last = "hundred"
-        elif kind in ("unit", "teen", "tens") and last in ("hundred", "thousand"):
-            small += value
-            last = kind
-        else:
-            flush()
-            small, last = value, kind
-        if ordinal:
-            out.append(_Num(total + small, ordinal=True))
-            total = small = 0
-            last = None
-    flush()
-    return out
-
-
-def _near_number(words: list[str], i: int) -> bool:
-    """'may' is a month only next to a number ("may 5th", "5 may"), not in "may I pay"."""
-    around = words[max(0, i - 1) : i] + words[i + 1 : i + 2]
-    return any(_classify(w)[0] is not None or w[:1].isdigit() for w in around)
-
-
-def _classify(w: str) -> tuple[str | None, int, bool]:
-    if w in _UNITS and w not in ("a", "an"):
-        return "unit", _UNITS[w], False
-    if w in ("a", "an"):
-        return "unit", 1, False
-    if w in _TEENS:
-        return "teen", _TEENS[w], False
-    if w in _TENS:
-        return "tens", _TENS[w], False
-    if w in _ORD_UNITS:
-        return "unit", _ORD_UNITS[w], True
-    if w in _ORD_TEENS:
-        return "teen", _ORD_TEENS[w], True
-    if w in _ORD_TENS:
-        return "tens", _ORD_TENS[w], True
-    if w in _MULT:
-        return "mult", _MULT[w], False
-    return None, 0, False
+__all__ = [
+    "MONTHS",
+    "WEEKDAYS",
+    "parse_amount",
+    "parse_callback_time",
+    "parse_dob",
+    "parse_promise_date",
+]
 
 
 def _two_digit_year_to_past(yy: int, today: date) -> int:
@@ -213,7 +30,7 @@ def _two_digit_year_to_past(yy: int, today: date) -> int:
     return year if year <= today.year else year - 100
 
 
-def _year(nums: list[_Num], today: date) -> int | None:
+def _year(nums: list[Num], today: date) -> int | None:
     if len(nums) == 1:
         n = nums[0]
         if n.value >= 1000:
@@ -267,16 +84,16 @@ def _parse_dob(text: str, today: date) -> date | None:
                 int(s[:4]), int(s[4:6]), int(s[6:])
             )
         return _make_date(_two_digit_year_to_past(int(s[4:]), today), int(s[:2]), int(s[2:4]))
-    items = _items(text)
-    months = [i for i, it in enumerate(items) if isinstance(it, _Month)]
+    items = read_items(text)
+    months = [i for i, it in enumerate(items) if isinstance(it, Month)]
     if len(months) > 1:
         return None
     if months:
         idx = months[0]
         month = items[idx]
-        assert isinstance(month, _Month)
-        before = [it for it in items[:idx] if isinstance(it, _Num)]
-        after = [it for it in items[idx + 1 :] if isinstance(it, _Num)]
+        assert isinstance(month, Month)
+        before = [it for it in items[:idx] if isinstance(it, Num)]
+        after = [it for it in items[idx + 1 :] if isinstance(it, Num)]
         if before:
             day, year_nums = before[-1], after
         elif after:
@@ -285,7 +102,7 @@ def _parse_dob(text: str, today: date) -> date | None:
             return None
         year = _year(year_nums, today)
         return _make_date(year, month.value, day.value) if year else None
-    nums = [it for it in items if isinstance(it, _Num)]
+    nums = [it for it in items if isinstance(it, Num)]
     if len(nums) < 3:
         return None
     mo, dy = nums[0].value, nums[1].value
@@ -323,9 +140,9 @@ def parse_amount(text: str) -> Decimal | None:
 
 
 def _spoken_amount(text: str) -> Decimal | None:
-    words = _tokenize(text)
+    words = tokenize(text)
     if not words or any(
-        not w.isdigit() and _classify(w)[0] is None and w not in _CURRENCY_WORDS for w in words
+        not w.isdigit() and classify(w)[0] is None and w not in _CURRENCY_WORDS for w in words
     ):
         return None
     dollars_words: list[str] = []
@@ -353,8 +170,8 @@ def _spoken_amount(text: str) -> Decimal | None:
 
 
 def _single_number(words: list[str]) -> int | None:
-    nums = [it for it in _items(" ".join(words)) if isinstance(it, _Num)]
-    if len(nums) != 1 or any(isinstance(it, _Month) for it in _items(" ".join(words))):
+    nums = [it for it in read_items(" ".join(words)) if isinstance(it, Num)]
+    if len(nums) != 1 or any(isinstance(it, Month) for it in read_items(" ".join(words))):
         return None
     return nums[0].value
 
@@ -368,7 +185,7 @@ def parse_promise_date(text: str, today: date) -> date | None:
     """A future day: "today", "tomorrow", "next friday", "the 15th", "12/5", "June 5", "in 2 weeks"."""
     if not text or len(text) > 120:
         return None
-    t = " ".join(_tokenize(text))
+    t = " ".join(tokenize(text))
     if re.search(r"\btoday\b|\btonight\b", t):
         return today
     if "day after tomorrow" in t:
@@ -400,9 +217,9 @@ def parse_promise_date(text: str, today: date) -> date | None:
             y = int(m.group(3))
             return _make_date(y if y > 999 else 2000 + y, mo, dy)
         return _next_month_day(today, mo, dy)
-    items = _items(text)
-    months = [it for it in items if isinstance(it, _Month)]
-    nums = [it for it in items if isinstance(it, _Num)]
+    items = read_items(text)
+    months = [it for it in items if isinstance(it, Month)]
+    nums = [it for it in items if isinstance(it, Num)]
     if len(months) == 1 and nums:
         day = nums[0].value
         if len(nums) >= 2 and nums[-1].value >= 2000:
@@ -425,7 +242,7 @@ def _count(word: str) -> int | None:
         return int(word)
     if word in ("a", "an"):
         return 1
-    kind, value, _ = _classify(word)
+    kind, value, _ = classify(word)
     return value if kind in ("unit", "teen", "tens") else None
 
 
@@ -444,7 +261,6 @@ def _next_month_day(today: date, month: int, day: int) -> date | None:
     return candidate
 
 
-_TIME = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(a\.?m\.?|p\.?m\.?)?(?=\W|$)")
 _PARTS = {
     "morning": time(10, 0),
     "noon": time(12, 0),
@@ -462,7 +278,7 @@ def parse_callback_time(text: str, now: datetime) -> datetime | None:
     """
     if not text or len(text) > 120 or now.tzinfo is None:
         return None
-    t = " ".join(_tokenize(text))
+    t = " ".join(tokenize(text))
     m = re.search(r"\bin (an|a|one|two|three|\d+) (hour|hours|minute|minutes)\b", t)
     if m:
         n = _count(m.group(1)) or 0
@@ -502,7 +318,7 @@ def _time_of_day(raw: str, t: str) -> time | None:
         spoken = re.search(r"\b(?:at|after|around|about|by) ([a-z]+)(?: (o clock|am|pm|a m|p m))?\b", t)
         if spoken is None:
             return None
-        kind, value, _ = _classify(spoken.group(1))
+        kind, value, _ = classify(spoken.group(1))
         if kind not in ("unit", "teen") or not 1 <= value <= 12:
             return None
         suffix = (spoken.group(2) or "").replace(" ", "")
