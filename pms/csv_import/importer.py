@@ -104,6 +104,7 @@ def parse_aging(
     seen: dict[str, int] = {}
     extra_patients: list[Patient] = []
     totals_skipped = derived = 0
+    unsure: set[str] = set()
     n = last_data + 1
     for i, (line, cells) in enumerate(rows[:n]):
         if progress and (i % 100 == 0):
@@ -117,8 +118,7 @@ def parse_aging(
                 RejectedRow(
                     line,
                     raw,
-                    f"row has {len(cells)} fields but the header has "
-                    f"{len(table.header)} (an unquoted comma in a name?)",
+                    f"row has {len(cells)} fields but the header has {len(table.header)}: an unquoted comma?",
                 )
             )
             continue
@@ -137,6 +137,7 @@ def parse_aging(
                 if not row.gid:
                     row.gid = derived_id(row.first, row.last, row.phone, row.dob)
                     derived += 1
+                    unsure |= _possible_owners(cols, cells, by_name)
             if row.gid in seen:
                 raise _Reject(
                     f"duplicate account {row.gid} (also on line {seen[row.gid]})"
@@ -147,7 +148,13 @@ def parse_aging(
                     )
                 )
         except _Reject as exc:
-            result.rejected.append(RejectedRow(line, raw, str(exc)))
+            reason = str(exc)
+            if len(cells) > len(table.header):
+                reason += (
+                    f" (row has {len(cells)} fields but the header has {len(table.header)}: unquoted comma?)"
+                )
+            result.rejected.append(RejectedRow(line, raw, reason))
+            unsure |= _possible_owners(cols, cells, by_name)
             continue
         seen[row.gid] = line
         guarantor = contacts.patients.get(row.gid)
@@ -162,9 +169,17 @@ def parse_aging(
     if progress:
         progress(n, n)
 
+    # The report lists every family that owes or is owed; other guarantors in the contacts file are at
+    # $0.00, unless a rejected or ambiguous row might be theirs: those get no account rather than a wrong one.
     zero = 0
     for p in contacts.patients.values():
         if p.patient_id == p.guarantor_id and p.patient_id not in seen:
+            if p.patient_id in unsure:
+                result.warnings.append(
+                    f"no account created for {p.patient_id} ({p.last_name}, {p.first_name}): "
+                    "a rejected or ambiguous row may be theirs"
+                )
+                continue
             result.snapshot.accounts.append(_account(p, None, as_of))
             zero += 1
     result.snapshot.patients = [*contacts.patients.values(), *extra_patients]
@@ -273,6 +288,19 @@ def _last_payment(cols: C.Columns, cells: list[str], as_of: date) -> tuple[date 
     except ValueError as exc:
         raise _Reject(f"bad last payment: {exc}") from None
     return day, amount
+
+
+def _possible_owners(
+    cols: C.Columns, cells: list[str], by_name: dict[tuple[str, str], list[Patient]]
+) -> set[str]:
+    """Contacts guarantors a row that could not be imported (or only under a derived id) may belong to."""
+    gid = clean_id(cols.get(cells, "guarantor_id"))
+    if gid:
+        return {gid}
+    name = split_name(cols.get(cells, "guarantor_name"))
+    if name is None:
+        return set()
+    return {p.patient_id for p in by_name.get((fold(name[1]), fold(name[0])), [])}
 
 
 def _match_by_name(

@@ -31,11 +31,13 @@ def parse_money(text: str | None) -> Decimal | None:
         neg, t = not neg, t[:-2].strip()
     if t.endswith("-"):
         neg, t = not neg, t[:-1].strip()
-    for _ in range(2):  # "-$12.00" and "$-12.00"
-        if t.startswith("-"):
-            neg, t = not neg, t[1:].strip()
-        if t.startswith("$"):
-            t = t[1:].strip()
+    sign = re.match(r"^(-?)\s*\$?\s*(-?)", t)  # "-$12.00" and "$-12.00"
+    assert sign is not None
+    if sign.group(1) and sign.group(2):
+        raise ValueError(f"not an amount: {text!r}")
+    if sign.group(1) or sign.group(2):
+        neg = not neg
+    t = t[sign.end() :]
     if _GROUPED.match(t):
         t = t.replace(",", "")
     elif not _PLAIN.match(t):
