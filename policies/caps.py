@@ -71,14 +71,20 @@ class Caps:
         self.today = now.astimezone(primary).date()
         self.past: list[Attempt] = [a for a in history.attempts if a.at <= now]
         self.future: list[tuple[datetime, datetime]] = []  # pauses that start later (for the search)
+        self._days: dict[int, date] = {}
 
     def _day(self, a: Attempt) -> date:
-        return a.at.astimezone(self.primary).date()
+        d = self._days.get(id(a))
+        if d is None:
+            d = self._days[id(a)] = a.at.astimezone(self.primary).date()
+        return d
 
     def _midnight(self, d: date) -> datetime:
         return local_instant(d, 0, self.primary)
 
     def _cap(self, code: str, what: str, attempts: list[Attempt], cap: int, span: int) -> Block | None:
+        if len(attempts) < cap:
+            return None  # cannot bind whatever the days
         blocked, release = day_cap((self._day(a) for a in attempts), cap, span, self.today)
         if not blocked:
             return None

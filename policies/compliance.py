@@ -154,14 +154,15 @@ def has_consent(channel: str, to: str, patient: Patient, history: ContactHistory
     return channel == "sms" and any(c.value == to and c.sms_consent == "yes" for c in patient.phones)
 
 
-def _consent(
-    action: ContactAction, to: str, patient: Patient, history: ContactHistory, now: datetime
-) -> Block | None:
+def _consent(action: ContactAction, to: str, history: ContactHistory, consented: bool) -> Block | None:
     """None when consent is on file or not needed; a Block otherwise (rules 14-17)."""
     ch = action.channel
-    if not action.automated or ch == "email" or (ch == "voice" and action.line_type == "landline"):
-        return None
-    if has_consent(action.channel, to, patient, history, now):
+    if (
+        consented
+        or not action.automated
+        or ch == "email"
+        or (ch == "voice" and action.line_type == "landline")
+    ):
         return None
     if any(c.basis == "healthcare_exemption" and c.channel == ch and c.value == to for c in history.consents):
         return Block(
@@ -196,6 +197,17 @@ def _restrictions(
             continue
         allowed = intersect(allowed, restriction(r.not_before, r.not_after))
     return never, allowed
+
+
+@lru_cache(maxsize=1024)
+def _spec(
+    base: tuple[int, int],
+    patient_iv: tuple[tuple[int, int], ...],
+    no_sundays: bool,
+    holiday_country: str | None,
+) -> WindowSpec:
+    allowed = intersect((base,), patient_iv) if base[0] < base[1] else ()
+    return WindowSpec(allowed, no_sundays=no_sundays, holiday_country=holiday_country)
 
 
 def _window_blocks(base: tuple[int, int], patient_iv: tuple[tuple[int, int], ...], spec: WindowSpec,
@@ -264,7 +276,8 @@ def check(
             True, "ok", None, "A reply to the patient's own message: window and caps do not apply."
         )
 
-    consent = _consent(action, to, patient, history, now)
+    consented = has_consent(action.channel, to, patient, history, now)
+    consent = _consent(action, to, history, consented)
     if consent:
         standing.append(consent)
     phone = to if action.channel != "email" else None
@@ -288,11 +301,7 @@ def check(
                 note += f" ({st} profile)"
         if base[0] >= base[1]:
             base = (0, 0)
-        spec = WindowSpec(
-            intersect(((base[0], base[1]),), patient_iv) if base[0] < base[1] else (),
-            no_sundays=rules.no_sundays,
-            holiday_country=rules.holiday_country,
-        )
+        spec = _spec(base, patient_iv, rules.no_sundays, rules.holiday_country)
         zones = distinct_zones(res.zones)
         if not zones:
             standing.append(
@@ -302,10 +311,9 @@ def check(
             standing.append(
                 Block("no_common_window", "The patient's restrictions leave no time to contact them.")
             )
-        else:
+        elif not spec.allowed(zones, now):
             window = _window_blocks(base, patient_iv, spec, zones, now, note)
 
-    consented = has_consent(action.channel, to, patient, history, now)
     caps = Caps(action, to, patient, account, history, policy, now, primary, profiles, consented)
     temporal = caps.blocks()
     if standing or not (temporal or window):

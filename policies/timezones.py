@@ -11,8 +11,10 @@ prefix or zone name, so the hot path is dictionary look-ups.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -78,6 +80,8 @@ STATE_NAMES: dict[str, str] = {
     "wyoming": "WY", "puerto rico": "PR",
 }  # fmt: skip
 
+T = TypeVar("T")
+
 # A phone number that maps to more zones than this says nothing about where the person is
 # (toll-free and non-geographic numbers map to every NANP zone).
 _MAX_INFORMATIVE_PHONE_ZONES = 4
@@ -105,8 +109,21 @@ def _prefix_key(e164: str) -> str:
     return e164[:8] if e164.startswith("+1") and len(e164) == 12 else e164
 
 
-@lru_cache(maxsize=65536)
-def _phone_zones_by_prefix(key: str, e164: str) -> tuple[str, ...]:
+_BY_PREFIX: dict[tuple[str, str], object] = {}  # (what, prefix) -> zones / state; pure look-up memo
+
+
+def _memo(what: str, e164: str, compute: Callable[[str], T]) -> T:
+    key = (what, _prefix_key(e164))
+    if key in _BY_PREFIX:
+        return _BY_PREFIX[key]  # type: ignore[return-value]
+    value = compute(e164)
+    if len(_BY_PREFIX) >= 200_000:
+        _BY_PREFIX.clear()
+    _BY_PREFIX[key] = value
+    return value
+
+
+def _lookup_zones(e164: str) -> tuple[str, ...]:
     try:
         num = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
@@ -121,11 +138,10 @@ def phone_zones(e164: str | None) -> tuple[str, ...]:
     """Zones the number's area code covers; () when unknown, non-geographic or not a phone number."""
     if not e164 or not e164.startswith("+"):
         return ()
-    return _phone_zones_by_prefix(_prefix_key(e164), e164)
+    return _memo("zones", e164, _lookup_zones)
 
 
-@lru_cache(maxsize=65536)
-def _phone_state_by_prefix(key: str, e164: str) -> str | None:
+def _lookup_state(e164: str) -> str | None:
     try:
         num = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
@@ -143,7 +159,7 @@ def phone_state(e164: str | None) -> str | None:
     """The US state of the number's area code (e.g. "FL" for +1305...), None when unknown."""
     if not e164 or not e164.startswith("+"):
         return None
-    return _phone_state_by_prefix(_prefix_key(e164), e164)
+    return _memo("state", e164, _lookup_state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,23 +175,23 @@ class ZoneResolution:
 def resolve_zones(patient: Patient, phone: str | None, policy: PracticePolicy) -> ZoneResolution:
     """All candidate zones for contacting `patient` at `phone` (None for e-mail: all their phones)."""
     phones: tuple[str, ...] = (phone,) if phone else tuple(c.value for c in patient.phones)
+    by_phone = tuple(pz for pz in (phone_zones(p) for p in phones) if pz)
     return _resolve(
-        patient.timezone, (patient.state or "").upper(), phones, policy.compliance.unknown_timezone
+        patient.timezone, (patient.state or "").upper(), by_phone, policy.compliance.unknown_timezone
     )
 
 
 @lru_cache(maxsize=65536)
-def _resolve(tz: str | None, state: str, phones: tuple[str, ...], unknown: str) -> ZoneResolution:
+def _resolve(
+    tz: str | None, state: str, by_phone: tuple[tuple[str, ...], ...], unknown: str
+) -> ZoneResolution:
     explicit = tz if valid_zone(tz) else None
     sources: list[tuple[str, tuple[str, ...]]] = []
     if explicit:
         sources.append(("timezone", (explicit,)))
     if state in STATE_ZONES:
         sources.append(("state", STATE_ZONES[state]))
-    for p in phones:
-        pz = phone_zones(p)
-        if pz:
-            sources.append(("phone", pz))
+    sources.extend(("phone", pz) for pz in by_phone)
     if explicit:
         # A multi-zone source that includes the PMS zone is consistent with it: narrow to it.
         ex = _canonical(explicit)
