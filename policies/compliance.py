@@ -38,8 +38,10 @@ from pms.types import AccountSummary, Patient
 from policies.caps import Block, Caps
 from policies.config import PracticePolicy, StateProfile
 from policies.timezones import distinct_zones, phone_state, resolve_zones, zone
-from policies.types import ContactAction, ContactHistory, Decision, SuppressionScope
+from policies.types import ContactAction, ContactHistory, Decision, Purpose, SuppressionScope
 from policies.windows import DAY, WindowSpec, clock, intersect, next_open, restriction, seconds
+
+__all__ = ["EXEMPT_PURPOSES", "Purpose", "active_flags", "check", "explain", "has_consent"]
 
 EXEMPT_PURPOSES = frozenset({"opt_out_confirmation", "help"})
 VOICE_BASES = frozenset({"provided_number_for_account", "express_verbal", "written"})
