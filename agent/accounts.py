@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -68,7 +69,7 @@ def ledger_summary(lines: list[LedgerLine]) -> LedgerSummaryOut:
     )
 
 
-def transfer_card(task: dict[str, Any]) -> TransferCardOut:
+def transfer_card(task: Mapping[str, Any]) -> TransferCardOut:
     ctx = task.get("context") or {}
     balance = ctx.get("balance")
     return TransferCardOut(
@@ -101,46 +102,71 @@ async def account_detail(rt: Runtime, guarantor_id: str) -> AccountDetail | None
     promises = await rt.pms.get_promises(g.guarantor_id)
     payments = await rt.pms.get_payments(g.guarantor_id)
     conversations = await rt.records.list_conversations(g.guarantor_id)
-    transfers = [t for t in await rt.records.list_staff_tasks(status=None, kind="transfer", patient_id=g.patient_id)]
+    transfers = [
+        t for t in await rt.records.list_staff_tasks(status=None, kind="transfer", patient_id=g.patient_id)
+    ]
     consent = await rt.records.consent_state(g.patient_id, [c.value for c in g.contacts])
     pms_sms = [c.sms_consent for c in g.phones]
     if consent.get("sms") == "unknown" and pms_sms:
-        consent["sms"] = "opted_in" if "yes" in pms_sms else ("opted_out" if all(s == "no" for s in pms_sms) else "unknown")
+        consent["sms"] = (
+            "opted_in"
+            if "yes" in pms_sms
+            else ("opted_out" if all(s == "no" for s in pms_sms) else "unknown")
+        )
     flags = sorted(set(account.flags) | set(g.flags) | await rt.records.account_flags(g.guarantor_id))
     a = account.aging
     base = list_item(account, priority)
     return AccountDetail(
         **base.model_dump(),
         aging=AgingOut(
-            bal_0_30=a.bal_0_30, bal_31_60=a.bal_31_60, bal_61_90=a.bal_61_90, bal_over_90=a.bal_over_90,
-            insurance_estimate=a.insurance_estimate, patient_balance=a.patient_balance,
+            bal_0_30=a.bal_0_30,
+            bal_31_60=a.bal_31_60,
+            bal_61_90=a.bal_61_90,
+            bal_over_90=a.bal_over_90,
+            insurance_estimate=a.insurance_estimate,
+            patient_balance=a.patient_balance,
         ),
         flags=flags,
         consent=ConsentOut(
-            sms=consent.get("sms", "unknown"), voice=consent.get("voice", "unknown"),
+            sms=consent.get("sms", "unknown"),
+            voice=consent.get("voice", "unknown"),
             email=consent.get("email", "unknown"),
         ),
         ledger_summary=ledger_summary(ledger),
         plans=[
             PlanOut(
-                plan_id=p.plan_id, status=p.status, installment_amount=p.installment_amount,
-                installments=p.installments, frequency=p.frequency, first_due=p.first_due,
+                plan_id=p.plan_id,
+                status=p.status,
+                installment_amount=p.installment_amount,
+                installments=p.installments,
+                frequency=p.frequency,
+                first_due=p.first_due,
                 down_payment=p.down_payment,
             )
             for p in plans
         ],
-        promises=[PromiseOut(promise_id=p.promise_id, amount=p.amount, due_on=p.due_on, status=p.status) for p in promises],
+        promises=[
+            PromiseOut(promise_id=p.promise_id, amount=p.amount, due_on=p.due_on, status=p.status)
+            for p in promises
+        ],
         payments=[
             PaymentOut(
-                payment_id=p.payment_id, amount=p.amount, paid_on=p.paid_on, method=p.method,
+                payment_id=p.payment_id,
+                amount=p.amount,
+                paid_on=p.paid_on,
+                method=p.method,
                 processor_ref=p.processor_ref,
             )
             for p in payments
         ],
         conversations=[
             ConversationSummaryOut(
-                conversation_id=c.conversation_id, channel=c.channel, direction=c.direction,
-                started_at=c.started_at, outcome=c.state.outcome, summary=c.summary,
+                conversation_id=c.conversation_id,
+                channel=c.channel,
+                direction=c.direction,
+                started_at=c.started_at,
+                outcome=c.state.outcome,
+                summary=c.summary,
             )
             for c in conversations
         ],

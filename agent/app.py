@@ -47,7 +47,8 @@ def create_app(
 
 
 def runtime_of(app: FastAPI) -> Runtime:
-    return app.state.runtime  # type: ignore[no-any-return]
+    runtime: Runtime = app.state.runtime
+    return runtime
 
 
 def app_factory() -> FastAPI:

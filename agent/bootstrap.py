@@ -21,8 +21,12 @@ from policies.config import load_policy
 
 def _progress(console: Console) -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     )
 
 
@@ -86,7 +90,9 @@ async def import_aging(
     await upgrade(settings.database_url)
     policy = load_policy(settings.policy_file)
     practice = PracticeInfo(
-        practice_id=policy.practice.practice_id, name=policy.practice.name, timezone=policy.practice.timezone,
+        practice_id=policy.practice.practice_id,
+        name=policy.practice.name,
+        timezone=policy.practice.timezone,
         phone=policy.practice.callback_number,
     )
     with _progress(console) as progress:
@@ -96,7 +102,9 @@ async def import_aging(
             progress.update(task, completed=done, total=total)
 
         try:
-            result = parse_aging(path, fmt, as_of=as_of, contacts_path=contacts, practice=practice, progress=tick)
+            result = parse_aging(
+                path, fmt, as_of=as_of, contacts_path=contacts, practice=practice, progress=tick
+            )
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             return 2

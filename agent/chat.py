@@ -67,6 +67,15 @@ def runtime_name() -> str:
     return "BalanceLine"
 
 
+def _silence_reason(kind: str) -> str:
+    return {
+        "stop": "opted out; for a single-word STOP, Twilio itself sends the one confirmation",
+        "start": "opted back in; Twilio itself confirms START",
+        "help": "Twilio itself answers HELP with the practice's help text",
+        "suppressed": "this number opted out: the agent may not text it until it sends START",
+    }.get(kind, "no reply")
+
+
 async def _sms_loop(runtime: Runtime, outbox: LocalOutbox, number: str, console: Console) -> None:
     console.print(
         f"You are texting {runtime.policy.practice.name} from {number}. Try: 'what do I owe?', PLAN, YES, STOP, HELP. "
@@ -79,32 +88,42 @@ async def _sms_loop(runtime: Runtime, outbox: LocalOutbox, number: str, console:
             return
         if not line.strip():
             continue
-        await runtime.sms.handle(
+        outcome = await runtime.sms.handle(
             InboundText(message_sid=f"SMchat{uuid.uuid4().hex}", from_=number, to="+10000000000", body=line)
         )
         before = seen
         seen = _print_new(outbox, seen, console)
         if seen == before:
-            console.print("[dim](no reply: the agent may not text this number)[/dim]")
+            console.print(f"[dim]({_silence_reason(outcome.kind)})[/dim]")
 
 
 async def _voice_loop(runtime: Runtime, outbox: LocalOutbox, number: str, console: Console) -> None:
     matches = await runtime.pms.find_patients_by_phone(number)
     state = CallerState(
-        conversation_id=f"cv_{uuid.uuid4().hex[:20]}", channel="voice", contact=number,
+        conversation_id=f"cv_{uuid.uuid4().hex[:20]}",
+        channel="voice",
+        contact=number,
         candidate_patient_ids=[p.patient_id for p in matches],
     )
     conv = Conversation(state=state, direction="inbound", started_at=runtime.clock())
     await runtime.records.save_conversation(conv)
     p = runtime.policy
     greeting = render(
-        "greeting", channel="voice", lang="en", practice=p.practice.name,
-        recording=p.disclosures.recording_notice, ai=p.disclosures.ai_disclosure,
+        "greeting",
+        channel="voice",
+        lang="en",
+        practice=p.practice.name,
+        recording=p.disclosures.recording_notice,
+        ai=p.disclosures.ai_disclosure,
     )
     conv.add_turn("agent", greeting, runtime.clock())
     console.print(f"[cyan]agent[/cyan]: {greeting}")
     ctx = ToolContext(
-        pms=runtime.pms, policy=p, records=runtime.records, payments=runtime.payments, clock=runtime.clock,
+        pms=runtime.pms,
+        policy=p,
+        records=runtime.records,
+        payments=runtime.payments,
+        clock=runtime.clock,
         messenger=runtime.outbound_sms,
     )
     seen = len(outbox.messages)

@@ -14,7 +14,9 @@ from rich.console import Console
 from agent.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
-    help="BalanceLine: the practice's billing voice.", no_args_is_help=True, pretty_exceptions_show_locals=False
+    help="BalanceLine: the practice's billing voice.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo practice.", no_args_is_help=True)
@@ -51,7 +53,9 @@ def serve(
     asyncio.run(prepare(settings, console=console))
     console.print(f"[green]BalanceLine[/green] on http://{host}:{port}  (health: /healthz, API docs: /docs)")
     if workers > 1:
-        uvicorn.run("agent.app:app_factory", factory=True, host=host, port=port, workers=workers, log_level="warning")
+        uvicorn.run(
+            "agent.app:app_factory", factory=True, host=host, port=port, workers=workers, log_level="warning"
+        )
     else:
         from agent.app import create_app
 
@@ -105,7 +109,13 @@ def demo_personas() -> None:
 
     table = Table("key", "name", "phone", "date of birth", "shows")
     for key, p in PERSONAS.items():
-        table.add_row(key, p.name, p.phone or "-", p.date_of_birth.isoformat() if p.date_of_birth else "-", p.demonstrates)
+        table.add_row(
+            key,
+            p.name,
+            p.phone or "-",
+            p.date_of_birth.isoformat() if p.date_of_birth else "-",
+            p.demonstrates,
+        )
     Console().print(table)
 
 
@@ -129,7 +139,9 @@ def chat(
 def import_ar(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A/R aging export (CSV).")],
     format: Annotated[str, typer.Option("--format", help="opendental, dentrix or generic.")] = "generic",
-    contacts: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Contacts export (CSV).")] = None,
+    contacts: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Contacts export (CSV).")
+    ] = None,
     as_of: Annotated[str | None, typer.Option(help="Date of the report (YYYY-MM-DD); default today.")] = None,
 ) -> None:
     """Import an A/R aging export into the local PMS; bad rows are reported, never silently dropped."""

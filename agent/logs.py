@@ -17,7 +17,9 @@ import structlog
 _DIGIT_RUN = re.compile(r"(?<![\w])\+?\d[\d\s().-]{6,}\d(?![\w])")
 _DATE = re.compile(r"\b\d{1,4}[/-]\d{1,2}[/-]\d{1,4}\b")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
-_SAFE_KEYS = frozenset({"timestamp", "level", "logger", "event_id", "status_code", "duration_ms", "path", "method"})
+_SAFE_KEYS = frozenset(
+    {"timestamp", "level", "logger", "event_id", "status_code", "duration_ms", "path", "method"}
+)
 
 
 def scrub(value: str) -> str:
@@ -44,18 +46,22 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _scrub_processor,
     ]
-    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO), format="%(levelname)s %(name)s %(message)s"
+    )
     # uvicorn's access log prints full URLs with query strings; keep it but it carries no bodies.
     for noisy in ("httpx", "httpcore", "twilio.http_client", "openai", "stripe"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.get_logger(name)

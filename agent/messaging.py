@@ -53,7 +53,10 @@ class GuardedSms:
         if purpose not in _BYPASS_SUPPRESSION and await self.records.is_suppressed(to, "sms"):
             SMS_SENT.labels(result="suppressed").inc()
             await self.records.audit(
-                "sms.blocked", patient_id=patient_id, conversation_id=conversation_id, detail={"reason": "suppressed"}
+                "sms.blocked",
+                patient_id=patient_id,
+                conversation_id=conversation_id,
+                detail={"reason": "suppressed"},
             )
             return SendResult(sent=False, reason="suppressed")
         counted = initiated_by == "agent"
@@ -76,7 +79,9 @@ class GuardedSms:
                     "purpose": purpose,
                     "allowed": decision.allowed,
                     "reason": decision.reason,
-                    "next_allowed_at": decision.next_allowed_at.isoformat() if decision.next_allowed_at else None,
+                    "next_allowed_at": decision.next_allowed_at.isoformat()
+                    if decision.next_allowed_at
+                    else None,
                 },
             )
             if not decision.allowed:
@@ -86,7 +91,11 @@ class GuardedSms:
         if outcome.opted_out:
             SMS_SENT.labels(result="opted_out").inc()
             await self.records.add_suppression(
-                patient_id=patient_id, value=to, scope=SuppressionScope.SMS, reason="twilio_21610", source="twilio"
+                patient_id=patient_id,
+                value=to,
+                scope=SuppressionScope.SMS,
+                reason="twilio_21610",
+                source="twilio",
             )
             return SendResult(sent=False, reason="opted_out_21610")
         if not outcome.sent:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agent.brains.base import Brain
 from agent.brains.rules import RulesBrain
@@ -43,7 +43,7 @@ class Runtime:
     settings: Settings
     policy: PracticePolicy
     db: AsyncEngine
-    sessions: async_sessionmaker  # type: ignore[type-arg]
+    sessions: async_sessionmaker[AsyncSession]
     records: SqlRecords
     state: SharedState
     pms: PmsAdapter
@@ -137,8 +137,14 @@ async def build_runtime(
     outbound = GuardedSms(sender=sender, records=records, pms=pms, policy=policy, clock=clock)
     payments: PaymentLinks = PortalLinks(policy)
     sms = SmsChannel(
-        records=records, state=state, pms=pms, policy=policy, engine=turns, outbound=outbound,
-        payments=payments, clock=clock,
+        records=records,
+        state=state,
+        pms=pms,
+        policy=policy,
+        engine=turns,
+        outbound=outbound,
+        payments=payments,
+        clock=clock,
     )
     verifier = (
         TwilioSignatureVerifier(settings.twilio_auth_token.get_secret_value(), settings.public_base_url)
@@ -146,8 +152,22 @@ async def build_runtime(
         else None
     )
     return Runtime(
-        settings=settings, policy=policy, db=db, sessions=sessions, records=records, state=state, pms=pms,
-        local_pms=local_pms, brain=brain, turns=turns, sms_sender=sender, local_outbox=local_outbox,
-        outbound_sms=outbound, payments=payments, sms=sms, outbox=OutboxDrainer(sessions, pms, clock),
-        verifier=verifier, clock=clock,
+        settings=settings,
+        policy=policy,
+        db=db,
+        sessions=sessions,
+        records=records,
+        state=state,
+        pms=pms,
+        local_pms=local_pms,
+        brain=brain,
+        turns=turns,
+        sms_sender=sender,
+        local_outbox=local_outbox,
+        outbound_sms=outbound,
+        payments=payments,
+        sms=sms,
+        outbox=OutboxDrainer(sessions, pms, clock),
+        verifier=verifier,
+        clock=clock,
     )

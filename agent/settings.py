@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     opendental_base_url: str | None = Field(None, alias="OPENDENTAL_BASE_URL")
     opendental_developer_key: SecretStr | None = Field(None, alias="OPENDENTAL_DEVELOPER_KEY")
     opendental_customer_key: SecretStr | None = Field(None, alias="OPENDENTAL_CUSTOMER_KEY")
-    opendental_tier: Literal["read", "commlog", "standard", "payments"] = Field("payments", alias="OPENDENTAL_TIER")
+    opendental_tier: Literal["read", "commlog", "standard", "payments"] = Field(
+        "payments", alias="OPENDENTAL_TIER"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -86,7 +88,9 @@ class Settings(BaseSettings):
         checked = _check_url("PUBLIC_BASE_URL", v, ("http", "https"))
         assert checked is not None
         if urlsplit(checked).path not in ("", "/"):
-            raise ValueError("PUBLIC_BASE_URL must be an origin without a path, e.g. https://billing.example.com")
+            raise ValueError(
+                "PUBLIC_BASE_URL must be an origin without a path, e.g. https://billing.example.com"
+            )
         return checked
 
     @field_validator("twilio_api_base", "openai_base_url", "stripe_api_base", "opendental_base_url")

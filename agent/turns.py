@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from agent.brains.base import Brain, BrainNotice, TextChunk, ToolEvent
 from agent.conversation import Conversation, ToolCallRecord
@@ -101,12 +101,21 @@ class TurnEngine:
                 if event.kind == "card_number_blocked":
                     result.card_number_blocked = True
         reply = "".join(parts).strip()
-        channel = "voice" if conv.channel == "voice" else "sms"
+        channel: Literal["voice", "sms"] = "voice" if conv.channel == "voice" else "sms"
         violations = messages.lint(reply, verified=conv.state.verified, policy=self.policy, channel=channel)
         if any(v.rule == "debt_before_verification" for v in violations):
             # Defence in depth: the brain produced debt wording for an unverified person.
-            log.error("reply_blocked_by_lint", conversation_id=conv.conversation_id, rules=[v.rule for v in violations])
-            reply = render("identity_request", channel=channel, lang=conv.state.language, practice=self.policy.practice.name)
+            log.error(
+                "reply_blocked_by_lint",
+                conversation_id=conv.conversation_id,
+                rules=[v.rule for v in violations],
+            )
+            reply = render(
+                "identity_request",
+                channel=channel,
+                lang=conv.state.language,
+                practice=self.policy.practice.name,
+            )
             if conv.turns and conv.turns[-1].speaker == "agent":
                 conv.turns[-1].text = reply
             result.lint_replaced = True

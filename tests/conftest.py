@@ -50,7 +50,7 @@ def pg_url() -> Iterator[str]:
     name = f"bl_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     try:
         asyncio.run(_create_db(name))
-    except Exception as exc:  # noqa: BLE001 - any connection problem means "service missing"
+    except Exception as exc:
         _missing("PostgreSQL on 127.0.0.1:5432", exc)
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     yield f"{base}/{name}"
@@ -75,7 +75,7 @@ def redis_url() -> str:
         client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=3)
         client.ping()
         client.close()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _missing("Redis on 127.0.0.1:6379", exc)
     return REDIS_TEST_URL
 

@@ -31,7 +31,9 @@ async def list_accounts(
 ) -> AccountList:
     rt = get_runtime(request)
     page = await rt.pms.list_accounts(has_balance=has_balance, limit=limit, offset=offset)
-    return AccountList(items=await account_list_items(rt, page.items), total=page.total, limit=limit, offset=offset)
+    return AccountList(
+        items=await account_list_items(rt, page.items), total=page.total, limit=limit, offset=offset
+    )
 
 
 @router.get("/accounts/{patient_id}", response_model=AccountDetail)
@@ -55,7 +57,9 @@ async def get_conversation(request: Request, conversation_id: str) -> Conversati
         verified=conv.state.verified,
         started_at=conv.started_at,
         turns=[TurnOut(speaker=t.speaker, text=t.text, at=t.at) for t in conv.turns],
-        tool_calls=[ToolCallOut(name=c.name, arguments=c.arguments, result=c.result) for c in conv.tool_calls],
+        tool_calls=[
+            ToolCallOut(name=c.name, arguments=c.arguments, result=c.result) for c in conv.tool_calls
+        ],
         outcome=conv.state.outcome,
         summary=conv.summary,
     )
@@ -64,7 +68,7 @@ async def get_conversation(request: Request, conversation_id: str) -> Conversati
 @router.get("/transfers", response_model=list[TransferCardOut])
 async def list_transfers(request: Request, status: str | None = "waiting") -> list[TransferCardOut]:
     rt = get_runtime(request)
-    task_status = {"waiting": "open", "done": "done"}.get(status or "", None)
+    task_status = {"waiting": "open", "done": "done"}.get(status or "")
     tasks = await rt.records.list_staff_tasks(status=task_status, kind="transfer", patient_id=None)
     return [transfer_card(t) for t in tasks]
 
@@ -77,6 +81,8 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AuditEventOut]:
     if since is not None and since.tzinfo is None:
-        raise HTTPException(status_code=422, detail="since must include a timezone, e.g. 2026-11-01T00:00:00Z")
+        raise HTTPException(
+            status_code=422, detail="since must include a timezone, e.g. 2026-11-01T00:00:00Z"
+        )
     events = await get_runtime(request).records.list_audit(patient_id=patient_id, since=since, limit=limit)
     return [AuditEventOut(**e) for e in events]

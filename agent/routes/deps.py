@@ -10,7 +10,8 @@ from agent.runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 def require_api_auth(request: Request, authorization: str | None = Header(default=None)) -> None:

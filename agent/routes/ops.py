@@ -29,12 +29,12 @@ async def readyz(request: Request) -> JSONResponse:
         async with runtime.db.connect() as conn:
             await conn.execute(text("SELECT 1"))
         checks["database"] = {"ok": True, "backend": "sqlite" if runtime.settings.is_sqlite else "postgresql"}
-    except Exception as exc:  # noqa: BLE001 - report, don't crash the probe
+    except Exception as exc:
         ok = False
         checks["database"] = {"ok": False, "error": type(exc).__name__}
     try:
         state_ok = await runtime.state.ping()
-    except Exception:  # noqa: BLE001
+    except Exception:
         state_ok = False
     ok = ok and state_ok
     checks["state"] = {"ok": state_ok, "backend": runtime.state.backend}

@@ -33,7 +33,9 @@ class SharedState(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
-    def lock(self, key: str, *, ttl_seconds: float = 30, wait_seconds: float = 10) -> AbstractAsyncContextManager[None]:
+    def lock(
+        self, key: str, *, ttl_seconds: float = 30, wait_seconds: float = 10
+    ) -> AbstractAsyncContextManager[None]:
         """Mutual exclusion across replicas; raises `LockNotAcquired` after `wait_seconds`."""
         ...
 

@@ -22,7 +22,16 @@ def test_account_list_and_detail_fields(app: App) -> None:
     body = r.json()
     assert body["total"] >= 20 and len(body["items"]) == 20
     item = body["items"][0]
-    for key in ("patient_id", "guarantor_id", "name", "date_of_birth", "phones", "timezone", "patient_balance", "tier"):
+    for key in (
+        "patient_id",
+        "guarantor_id",
+        "name",
+        "date_of_birth",
+        "phones",
+        "timezone",
+        "patient_balance",
+        "tier",
+    ):
         assert key in item
     assert all(float(i["patient_balance"]) > 0 for i in body["items"])
     assert all(isinstance(i["patient_balance"], str) for i in body["items"])  # money as decimal strings
@@ -30,7 +39,14 @@ def test_account_list_and_detail_fields(app: App) -> None:
     p = PERSONAS["plan_candidate"]
     d = app.client.get(f"/api/accounts/{p.patient_id}", headers=AUTH).json()
     assert d["patient_balance"] == "1850.00"
-    assert set(d["aging"]) >= {"bal_0_30", "bal_31_60", "bal_61_90", "bal_over_90", "insurance_estimate", "patient_balance"}
+    assert set(d["aging"]) >= {
+        "bal_0_30",
+        "bal_31_60",
+        "bal_61_90",
+        "bal_over_90",
+        "insurance_estimate",
+        "patient_balance",
+    }
     assert set(d["consent"]) == {"sms", "voice", "email"}
     for key in ("flags", "plans", "promises", "payments", "conversations", "transfers"):
         assert isinstance(d[key], list)
@@ -38,7 +54,11 @@ def test_account_list_and_detail_fields(app: App) -> None:
 
 
 def test_flags_show_edge_cases(app: App) -> None:
-    for key, flag in (("deceased", "deceased"), ("attorney", "attorney"), ("credit_balance", "credit_balance")):
+    for key, flag in (
+        ("deceased", "deceased"),
+        ("attorney", "attorney"),
+        ("credit_balance", "credit_balance"),
+    ):
         p = PERSONAS[key]
         d = app.client.get(f"/api/accounts/{p.guarantor_id}", headers=AUTH).json()
         assert flag in d["flags"], (key, d["flags"])
@@ -69,8 +89,17 @@ def test_conversation_transcript_is_redacted_and_audit_is_queryable(app: App) ->
 
 def test_openapi_describes_the_api(app: App) -> None:
     spec = app.client.get("/openapi.json").json()
-    for path in ("/api/accounts", "/api/accounts/{patient_id}", "/api/conversations/{conversation_id}",
-                 "/api/transfers", "/api/audit", "/twilio/sms/inbound", "/healthz", "/readyz", "/metrics"):
+    for path in (
+        "/api/accounts",
+        "/api/accounts/{patient_id}",
+        "/api/conversations/{conversation_id}",
+        "/api/transfers",
+        "/api/audit",
+        "/twilio/sms/inbound",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ):
         assert path in spec["paths"], path
 
 

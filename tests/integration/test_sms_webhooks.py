@@ -18,7 +18,9 @@ def _count_inbound(app: App, sid: str) -> int:
     async def q() -> int:
         async with app.runtime.sessions() as s:
             return int(
-                await s.scalar(select(func.count()).select_from(MessageRow).where(MessageRow.provider_sid == sid))
+                await s.scalar(
+                    select(func.count()).select_from(MessageRow).where(MessageRow.provider_sid == sid)
+                )
                 or 0
             )
 
@@ -31,7 +33,9 @@ def test_missing_or_bad_signature_is_403_and_changes_nothing(app: App) -> None:
     forged = sign_form("not-the-token", PUBLIC + "/twilio/sms/inbound", params)
     assert app.client.post("/twilio/sms/inbound", data=params, headers=forged).status_code == 403
     # signed for a different URL (http instead of https) is also refused
-    wrong_url = sign_form(app.twilio.auth_token, PUBLIC.replace("https", "http") + "/twilio/sms/inbound", params)
+    wrong_url = sign_form(
+        app.twilio.auth_token, PUBLIC.replace("https", "http") + "/twilio/sms/inbound", params
+    )
     assert app.client.post("/twilio/sms/inbound", data=params, headers=wrong_url).status_code == 403
     assert _count_inbound(app, "SMbad1") == 0
     assert not app.run(app.runtime.records.is_suppressed(PAYER.phone, "sms"))
@@ -141,12 +145,14 @@ def test_twilio_not_configured_answers_503(tmp_path) -> None:
 
     from agent.app import create_app
     from agent.settings import Settings
-    from tests.integration.harness import run_sync, prepare_database
+    from tests.integration.harness import prepare_database, run_sync
 
     url = f"sqlite+aiosqlite:///{tmp_path}/x.db"
     run_sync(prepare_database(url))
     settings = Settings(_env_file=None, DATABASE_URL=url)  # type: ignore[call-arg]
     with TestClient(create_app(settings, background=False)) as client:
-        r = client.post("/twilio/sms/inbound", data={"MessageSid": "SM1", "From": "+13125550123", "Body": "hi"})
+        r = client.post(
+            "/twilio/sms/inbound", data={"MessageSid": "SM1", "From": "+13125550123", "Body": "hi"}
+        )
         assert r.status_code == 503
         assert client.get("/healthz").json() == {"status": "ok"}
