@@ -29,7 +29,9 @@ _DIGIT_WORDS = {
 _DW = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|niner)"
 _SPOKEN_TOKEN = rf"(?:(?:double|triple)\s+{_DW}|{_DW}|\d+)"
 _SPOKEN_RUN = re.compile(rf"\b{_SPOKEN_TOKEN}(?:(?:[\s,.-]|\s+and\s+)+{_SPOKEN_TOKEN})+\b", re.IGNORECASE)
-_DIGIT_RUN = re.compile(r"(?<!\d)\d(?:(?:[ -]|, ?)?\d)*", re.ASCII)
+# Digits joined by single spaces/dashes, or by ", " between groups of 4+ (an STT card read-out),
+# so a spoken list of amounts ("100, 200, 300") is not glued into one long number.
+_DIGIT_RUN = re.compile(r"(?<!\d)\d(?:(?:[ -]|(?<=\d{4}), ?(?=\d{4}))?\d)*", re.ASCII)
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _SSN = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)", re.ASCII)
 _SSN_CTX = re.compile(

@@ -52,6 +52,8 @@ from policies.redaction import contains_card_number, luhn_valid, redact
         ("my appointment is May 5", "my appointment is May 5"),
         ("I owe 350 dollars", "I owe 350 dollars"),
         ("claim 20240105", "claim 20240105"),
+        ("I paid 100, 200, 300, 400, 500 and 600", "I paid 100, 200, 300, 400, 500 and 600"),
+        ("it's 4242, 4242, 4242, 4242", "it's [card]"),
     ],
 )
 def test_redact_table(text: str, expected: str) -> None:
