@@ -63,6 +63,10 @@ async def offer_plan(t: RulesTurn, r: Reading) -> None:
               minimum=t.book.money(result.data.get("minimum_monthly")))
     elif not result.ok:
         return refused(t, result)
+    elif result.data.get("requested_monthly") is not None and options:
+        # the tool raised the patient's monthly amount to the lowest the policy allows: say so
+        t.say("plan_monthly_too_low", amount=t.book.money(result.data["requested_monthly"]),
+              minimum=t.book.money(options[0]["installment_amount"]))
     t.mem["plan_options"] = [_option(o) for o in options]
     if len(options) == 1:
         o = options[0]
