@@ -34,8 +34,18 @@ PENDING_STATUSES: tuple[tuple[ClaimStatus, float], ...] = (
     ("unsent", 5),
     ("hold", 5),
 )
-_METHODS: tuple[tuple[Method, float], ...] = (("card", 65), ("check", 15), ("cash", 10), ("portal", 10))
+# Payment methods card 65% / check 15% / cash 10% / portal 10%, as cumulative thresholds.
+_METHODS: tuple[tuple[Method, float], ...] = (
+    ("card", 0.65),
+    ("check", 0.80),
+    ("cash", 0.90),
+    ("portal", 1.0),
+)
 _METHOD_LABEL = {"card": "Visa", "check": "Check", "cash": "Cash", "portal": "Patient portal"}
+
+
+def _pick_method(x: float) -> Method:
+    return next(name for name, upto in _METHODS if x < upto)
 
 
 def money(cents: int) -> Decimal:
@@ -470,13 +480,11 @@ class LedgerBuilder:
         at: datetime | None = None,
     ) -> None:
         rng = self.rng
-        m: Method = method or rng.choices([x for x, _ in _METHODS], [w for _, w in _METHODS])[0]
+        m: Method = method if method is not None else _pick_method(rng.random())
         pid = str(next(self.ids.payment))
         ref = None
         if m in ("card", "portal"):
-            ref = "ch_" + "".join(
-                rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789", k=24)
-            )
+            ref = f"ch_{rng.getrandbits(96):024x}"
         elif m == "check":
             note = f"{note} (check #{rng.randint(1001, 9999)})"
         if at is None:

@@ -51,7 +51,7 @@ _ARCHETYPES: tuple[tuple[Archetype, float], ...] = (
 )
 # Probability of each aging bucket for an open visit, by payer archetype (tuned for ~55/15/10/20 dollars).
 _BUCKETS: dict[str, tuple[float, float, float, float]] = {
-    "prompt": (0.74, 0.08, 0.12, 0.06),
+    "prompt": (0.70, 0.08, 0.13, 0.09),
     "slow": (0.30, 0.12, 0.28, 0.30),
     "partial": (0.27, 0.10, 0.28, 0.35),
     "disputer": (0.10, 0.10, 0.25, 0.55),
@@ -71,12 +71,15 @@ class _AgingSteer:
             for i, b in enumerate((aging.bal_0_30, aging.bal_31_60, aging.bal_61_90, aging.bal_over_90)):
                 self.dollars[i] += int(b * 100)
 
-    def pick(self, rng: random.Random, arch: Archetype) -> int:
-        total = sum(self.dollars) or 1
+    def pick(self, rng: random.Random, arch: Archetype, cents: int) -> int:
+        so_far = sum(self.dollars)
         weights = []
         for i, p in enumerate(_BUCKETS[arch]):
-            share = self.dollars[i] / total if sum(self.dollars) else AGING_TARGET[i]
-            weights.append(p * max(0.05, 1 + 4 * (AGING_TARGET[i] - share) / AGING_TARGET[i]))
+            target = AGING_TARGET[i]
+            share = self.dollars[i] / so_far if so_far else target
+            # Deficit after placing this balance here: large balances go where dollars are missing.
+            after = (self.dollars[i] + cents) / (so_far + cents)
+            weights.append(p * max(0.02, 1 + 6 * (target - (share + after) / 2) / target))
         return rng.choices(range(4), weights)[0]
 
 
@@ -224,7 +227,7 @@ def _random_account(
         cuts = sorted(rng.randint(1, total - 1) for _ in range(n - 1))
         amounts = [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
         for amount in amounts:
-            b = steer.pick(rng, arch)
+            b = steer.pick(rng, arch, amount)
             age = {
                 0: rng.randint(2, 30),
                 1: rng.randint(31, 60),
