@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
-from pms.demo.accounts import AccountLedger, Archetype
+from pms.demo.postings import AccountLedger, Archetype
 from pms.types import Appointment, CommEntry, Flag, Patient, Payment, Promise
 
 CommMode = Literal["phone", "text", "email", "mail", "in_person", "none"]

@@ -29,7 +29,8 @@ from pms.demo.accounts import (
 from pms.demo.activity import ActivityBuilder, ActivityIds
 from pms.demo.names import PRACTICE_TZ
 from pms.demo.people import Family, PopulationBuilder, pick
-from pms.demo.personas import LAST_PERSONA_ID, persona_families
+from pms.demo.persona_accounts import persona_families
+from pms.demo.personas import LAST_PERSONA_ID
 from pms.snapshot import PracticeSnapshot
 from pms.types import AccountSummary, Aging, Flag, Patient, PracticeInfo
 
