@@ -14,6 +14,8 @@ from rich.console import Console
 
 from agent.bootstrap import prepare
 from agent.conversation import Conversation
+from agent.logs import configure_logging
+from agent.messaging import ConversationMessenger
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from agent.sms import InboundText
@@ -42,6 +44,7 @@ def _default_phone() -> str:
 async def run_chat(
     settings: Settings, *, phone: str | None, channel: Literal["sms", "voice"], console: Console
 ) -> None:
+    configure_logging("WARNING")
     await prepare(settings, console=console)
     outbox = LocalOutbox()
     runtime = await build_runtime(settings, sms_sender=outbox)
@@ -124,7 +127,7 @@ async def _voice_loop(runtime: Runtime, outbox: LocalOutbox, number: str, consol
         records=runtime.records,
         payments=runtime.payments,
         clock=runtime.clock,
-        messenger=runtime.outbound_sms,
+        messenger=ConversationMessenger(runtime.outbound_sms, state.conversation_id),
     )
     seen = len(outbox.messages)
     while not state.ended:

@@ -129,6 +129,25 @@ class GuardedSms:
         return SendResult(sent=True, provider_id=outcome.sid)
 
 
+@dataclass
+class ConversationMessenger:
+    """`tools.context.Messenger` for a live conversation: texts the patient asked for (a payment link
+    during a call) answer their request, so the calling window does not apply; suppression still does."""
+
+    outbound: GuardedSms
+    conversation_id: str
+
+    async def send_sms(self, *, patient_id: str | None, to: str, body: str, purpose: str) -> SendResult:
+        return await self.outbound.send_sms(
+            patient_id=patient_id,
+            to=to,
+            body=body,
+            purpose=purpose,
+            initiated_by="patient_reply",
+            conversation_id=self.conversation_id,
+        )
+
+
 def _purpose(purpose: str) -> compliance.Purpose:
     allowed = ("balance", "plan_reminder", "promise_reminder", "receipt", "reply", "voicemail", "callback")
     return purpose if purpose in allowed else "balance"  # type: ignore[return-value]

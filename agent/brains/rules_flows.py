@@ -59,23 +59,39 @@ async def offer_plan(t: RulesTurn, r: Reading) -> None:
     result = await t.call("offer_plan", monthly=r.amount)
     options = result.data.get("options") or []
     if not result.ok and result.refused == "outside_policy" and options:
-        t.say("plan_monthly_too_low", amount=t.book.money(_amount_of(r.amount, result)),
-              minimum=t.book.money(result.data.get("minimum_monthly")))
+        t.say(
+            "plan_monthly_too_low",
+            amount=t.book.money(_amount_of(r.amount, result)),
+            minimum=t.book.money(result.data.get("minimum_monthly")),
+        )
     elif not result.ok:
         return refused(t, result)
     elif result.data.get("requested_monthly") is not None and options:
         # the tool raised the patient's monthly amount to the lowest the policy allows: say so
-        t.say("plan_monthly_too_low", amount=t.book.money(result.data["requested_monthly"]),
-              minimum=t.book.money(options[0]["installment_amount"]))
+        t.say(
+            "plan_monthly_too_low",
+            amount=t.book.money(result.data["requested_monthly"]),
+            minimum=t.book.money(options[0]["installment_amount"]),
+        )
     t.mem["plan_options"] = [_option(o) for o in options]
     if len(options) == 1:
         o = options[0]
-        t.ask("plan_option_single", "plan_choice", installment=t.book.money(o["installment_amount"]),
-              frequency=t.book.frequency(o["frequency"]), count=o["installments"])
+        t.ask(
+            "plan_option_single",
+            "plan_choice",
+            installment=t.book.money(o["installment_amount"]),
+            frequency=t.book.frequency(o["frequency"]),
+            count=o["installments"],
+        )
         return
     listed = [
-        t.book.line("plan_option", number=i, installment=t.book.money(o["installment_amount"]),
-                    frequency=t.book.frequency(o["frequency"]), count=o["installments"])
+        t.book.line(
+            "plan_option",
+            number=i,
+            installment=t.book.money(o["installment_amount"]),
+            frequency=t.book.frequency(o["frequency"]),
+            count=o["installments"],
+        )
         for i, o in enumerate(options, 1)
     ]
     joined = "\n".join(listed) if not t.voice else "; ".join(listed[:-1]) + f"; or {listed[-1]}"
@@ -96,8 +112,10 @@ async def choose_plan(t: RulesTurn, r: Reading) -> None:
     """The caller answered the plan offer: "yes", "2", "the second one", "6 months"."""
     options: list[dict[str, Any]] = t.mem.get("plan_options") or [_option(o) for o in t.state.offered_plans]
     chosen: dict[str, Any] | None = None
-    if r.intent == Intent.YES and len(options) == 1:
-        chosen = options[0]
+    if r.intent == Intent.YES and options and (len(options) == 1 or not t.voice):
+        chosen = options[
+            0
+        ]  # by text, "YES" takes the recommended option (listed first: "Reply YES for option 1")
     elif r.choice is not None and options:
         index = len(options) - 1 if r.choice == -1 else r.choice - 1
         chosen = options[index] if 0 <= index < len(options) else None
@@ -123,16 +141,20 @@ async def choose_plan(t: RulesTurn, r: Reading) -> None:
         t.relay(result)  # the plan, plus why the first-payment link could not go out as usual
     else:
         plan = result.data.get("plan") or chosen
-        t.say("plan_accepted", installment=t.book.money(plan.get("installment_amount")),
-              frequency=t.book.frequency(plan.get("frequency")), count=plan.get("installments"),
-              first_due=t.book.day(plan.get("first_due")))
+        t.say(
+            "plan_accepted",
+            installment=t.book.money(plan.get("installment_amount")),
+            frequency=t.book.frequency(plan.get("frequency")),
+            count=plan.get("installments"),
+            first_due=t.book.day(plan.get("first_due")),
+        )
         if link is not None:
             t.say("plan_link", url=result.data.get("payment_url", ""))
     t.ask("anything_else", "anything_else")
 
 
 def _link_kind(t: RulesTurn, data: dict[str, Any]) -> str | None:
-    """"reply" (the link goes in this SMS), "sent" (texted during a call), or None (anything else:
+    """ "reply" (the link goes in this SMS), "sent" (texted during a call), or None (anything else:
     portal instructions, no consented number, a failed send) where the tool's own words are relayed."""
     if data.get("provider") == "portal":
         return None
@@ -183,8 +205,11 @@ async def promise(t: RulesTurn, r: Reading) -> None:
     result = await t.call("log_promise", amount=held["amount"], date=held["date"])
     if result.ok:
         t.mem.pop("promise", None)
-        t.say("promise_confirmed", amount=t.book.money(result.data.get("amount")),
-              date=t.book.day(result.data.get("due_on")))
+        t.say(
+            "promise_confirmed",
+            amount=t.book.money(result.data.get("amount")),
+            date=t.book.day(result.data.get("due_on")),
+        )
         t.ask("anything_else", "anything_else")
         return
     if result.refused in _DATE_REFUSALS:

@@ -90,13 +90,22 @@ async def test_yes_accepts_the_single_offered_plan_and_voice_says_texted(rules: 
     assert "texted you a secure link" in reply and "http" not in reply
 
 
-async def test_yes_with_several_options_asks_which(rules: RulesBrain) -> None:
+async def test_sms_yes_with_several_options_takes_option_one(rules: RulesBrain) -> None:
     chat = Chat(rules, "sms")
     await verified(chat)
-    await chat.say("PLAN")
-    reply = await chat.say("yes")
-    assert "accept_plan" not in chat.tools.names and "1, 2" in reply
-    await chat.say("1")
+    offer = await chat.say("PLAN")
+    assert "Reply YES for option 1" in offer
+    await chat.say("yes")
+    assert chat.tools.calls[-1] == ("accept_plan", {"plan_key": "m3"})
+
+
+async def test_voice_yes_with_several_options_asks_which(rules: RulesBrain) -> None:
+    chat = Chat(rules, "voice")
+    await verified(chat)
+    await chat.say("can I get a payment plan")
+    await chat.say("yes")
+    assert "accept_plan" not in chat.tools.names
+    await chat.say("the first one")
     assert chat.tools.calls[-1] == ("accept_plan", {"plan_key": "m3"})
 
 
