@@ -196,26 +196,26 @@ def score(header: Sequence[str], vocabulary: dict[str, frozenset[str]]) -> int:
     return len(resolve(header, vocabulary).index)
 
 
-def check_format(header: Sequence[str], fmt: AgingFormat) -> Columns:
+def _missing(header: Sequence[str], fmt: str) -> tuple[Columns, list[str]]:
     cols = resolve(header, FORMATS[fmt])
-    missing = [label for field, label in REQUIRED[fmt].items() if field not in cols.index]
-    if fmt == "generic" and not (
-        {"guarantor_name", "guarantor_id"} & cols.index.keys()
-        or {"first_name", "last_name"} <= cols.index.keys()
-    ):
-        missing.insert(0, "Guarantor (or Account #, or First/Last name)")
-    if fmt != "generic" and "guarantor_name" not in cols.index and "guarantor_id" in cols.index:
-        missing = [m for m in missing if m != REQUIRED[fmt]["guarantor_name"]]
+    present = cols.index.keys()
+    missing = [label for field, label in REQUIRED[fmt].items() if field not in present]
+    if fmt == "generic":
+        if not ({"guarantor_name", "guarantor_id"} & present or {"first_name", "last_name"} <= present):
+            missing.insert(0, "Guarantor (or Account #, or First/Last name)")
+    elif "guarantor_name" not in present and "guarantor_id" in present:
+        missing.remove(REQUIRED[fmt]["guarantor_name"])  # names can come from the contacts file
+    return cols, missing
+
+
+def check_format(header: Sequence[str], fmt: AgingFormat) -> Columns:
+    """The header's columns for `fmt`, or CsvFormatError naming what is missing (and the format the
+    file does look like, if any)."""
+    cols, missing = _missing(header, fmt)
     if not missing:
         return cols
-    best = max(
-        (f for f in ("opendental", "dentrix") if f != fmt),
-        key=lambda f: (
-            len(REQUIRED[f]) - sum(1 for fl in REQUIRED[f] if fl not in resolve(header, FORMATS[f]).index)
-        ),
-    )
-    best_cols = resolve(header, FORMATS[best])
-    suggested = best if all(f in best_cols.index for f in REQUIRED[best]) else None
+    candidates = ("opendental", "dentrix", "generic")
+    suggested = next((f for f in candidates if f != fmt and not _missing(header, f)[1]), None)
     shown = ", ".join(repr(h) for h in header if h.strip())
     hint = f" It looks like a {LABELS[suggested]} export: use --format {suggested}." if suggested else ""
     raise CsvFormatError(

@@ -126,7 +126,7 @@ def parse_aging(
             result.rejected.append(RejectedRow(line, raw, "blank row"))
             continue
         label = cols.get(cells, "guarantor_name") or next((c.strip() for c in cells if c.strip()), "")
-        if _TOTAL_ROW.match(label) and not cols.get(cells, "guarantor_id"):
+        if _TOTAL_ROW.match(label) and "," not in label and not cols.get(cells, "guarantor_id"):
             totals_skipped += 1
             result.warnings.append(f"line {line}: report total row skipped ({label!r})")
             continue
