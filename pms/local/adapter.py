@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pms.local import convert, loader, queries, sequence, writes
 from pms.local.engine import make_engine
 from pms.local.models import (
+    DATA_TABLES,
     accounts,
     appointments,
     claims,
@@ -313,6 +314,7 @@ class LocalPms:
                 zero_missing=zero_missing,
                 progress=progress,
             )
+        await self._analyze()
 
     async def upsert_accounts(
         self,
@@ -336,8 +338,18 @@ class LocalPms:
             await loader.load(
                 conn, self.practice_id, snapshot, replace=False, zero_missing=zero_missing, progress=progress
             )
+        await self._analyze()
 
     # ---- helpers ------------------------------------------------------------------------------------
+
+    async def _analyze(self) -> None:
+        """Refresh PostgreSQL's planner statistics after a bulk load. Until (auto)analyze has run,
+        the planner takes the new tables for empty and answers a caller-ID lookup with a nested loop
+        over every patient x contact: 100 ms per lookup at 400 patients, 0.8 s at the 1,500 of the demo."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.text("ANALYZE " + ", ".join(t.name for t in (practices, *DATA_TABLES))))
 
     @asynccontextmanager
     async def _connect(self, *, begin: bool = False) -> AsyncIterator[AsyncConnection]:
