@@ -154,7 +154,8 @@ _EXPLAIN = _rx(
     r"\bwhere\s+(?:does|did)\s+(?:this|that)\s+come\s+from\b",
 )
 _BALANCE = _rx(
-    r"\bowe\b", r"\bbalance\b", r"\bbill\b", r"\bhow\s+much\b", r"\bamount\s+due\b", r"\bwhat'?s\s+due\b",
+    r"\bowe[ds]?\b", r"\bowing\b", r"\bbalance\b", r"\bbill\b", r"\bhow\s+much\b", r"\bamount\s+due\b",
+    r"\bwhat'?s\s+due\b",
     r"\bstatement\b", r"\binvoice\b", r"^\s*(?:bal|balance|amount)\W*$", r"\bmy\s+account\b",
 )
 _INJECTION = _rx(
@@ -284,7 +285,8 @@ def classify(text: str, today: date, *, pending: str | None = None) -> Reading:
         return money(Intent.PLAN, slots.find_months(t))
     if _EXPLAIN.search(low):
         return Reading(Intent.EXPLAIN)
-    if pay_words or amount or full:
+    # "the balance" alone is a question about it ("what's the balance?"), not a request to pay it
+    if pay_words or amount or (full and not _BALANCE.search(low)):
         return money(Intent.PAY)
     if _BALANCE.search(low):
         return Reading(Intent.BALANCE)
