@@ -129,17 +129,7 @@ class SmsChannel:
         )
         result = await self.engine.run(conv, msg.body, ctx)
         await self.records.save_conversation(conv)
-        sent = False
-        if result.reply:
-            send = await self.outbound.send_sms(
-                patient_id=conv.state.patient_id,
-                to=msg.from_,
-                body=result.reply,
-                purpose="reply",
-                initiated_by="patient_reply",
-                conversation_id=conv.conversation_id,
-            )
-            sent = send.sent
+        sent = await self._reply(conv, msg, result.reply) if result.reply else False
         await self._comm_log(conv, msg, result.reply)
         return SmsOutcome(
             kind="conversation", reply=result.reply, conversation_id=conv.conversation_id, sent=sent
@@ -179,15 +169,7 @@ class SmsChannel:
         if not twilio_handled and await self.state.claim(f"optout-confirm:{msg.from_}", 300):
             key = "opt_out_confirmation_voice" if sc == SuppressionScope.VOICE else "opt_out_confirmation"
             reply = render(key, channel="sms", lang=conv.state.language, practice=self.policy.practice.name)
-            res = await self.outbound.send_sms(
-                patient_id=conv.state.patient_id,
-                to=msg.from_,
-                body=reply,
-                purpose="opt_out_confirmation",
-                initiated_by="patient_reply",
-                conversation_id=conv.conversation_id,
-            )
-            sent = res.sent
+            sent = await self._reply(conv, msg, reply, purpose="opt_out_confirmation")
         return SmsOutcome(kind="stop", reply=reply, conversation_id=conv.conversation_id, sent=sent)
 
     async def _start(self, msg: InboundText, conv: Conversation, twilio_handled: bool) -> SmsOutcome:
@@ -209,15 +191,7 @@ class SmsChannel:
                 lang=conv.state.language,
                 practice=self.policy.practice.name,
             )
-            res = await self.outbound.send_sms(
-                patient_id=conv.state.patient_id,
-                to=msg.from_,
-                body=reply,
-                purpose="reply",
-                initiated_by="patient_reply",
-                conversation_id=conv.conversation_id,
-            )
-            sent = res.sent
+            sent = await self._reply(conv, msg, reply)
         return SmsOutcome(kind="start", reply=reply, conversation_id=conv.conversation_id, sent=sent)
 
     async def _help(self, msg: InboundText, conv: Conversation, twilio_handled: bool) -> SmsOutcome:
@@ -228,15 +202,22 @@ class SmsChannel:
         reply = self.policy.sms.help_text or render(
             "help", channel="sms", lang=conv.state.language, practice=p.name, phone=_pretty(p.callback_number)
         )
+        sent = await self._reply(conv, msg, reply)
+        return SmsOutcome(kind="help", reply=reply, conversation_id=conv.conversation_id, sent=sent)
+
+    async def _reply(
+        self, conv: Conversation, msg: InboundText, body: str, *, purpose: str = "reply"
+    ) -> bool:
+        """Answer the text just received (suppression is still checked, except for an opt-out confirmation)."""
         res = await self.outbound.send_sms(
             patient_id=conv.state.patient_id,
             to=msg.from_,
-            body=reply,
-            purpose="reply",
+            body=body,
+            purpose=purpose,
             initiated_by="patient_reply",
             conversation_id=conv.conversation_id,
         )
-        return SmsOutcome(kind="help", reply=reply, conversation_id=conv.conversation_id, sent=res.sent)
+        return res.sent
 
     # ---- conversation ----------------------------------------------------------------------------
 

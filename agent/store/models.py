@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     Dialect,
     Index,
     Integer,
@@ -31,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from pms.local.models import UtcDateTime  # one definition of an aware instant column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -52,28 +53,6 @@ def new_id(prefix: str) -> str:
         _last_us = max(time.time_ns() // 1000, _last_us + 1)
         stamp = _last_us
     return f"{prefix}{stamp:013x}{secrets.token_hex(6)}"
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware instant: UTC on the way in, UTC-aware on the way out (SQLite stores naive UTC)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value!r}: the record store only takes timezone-aware instants")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Money(TypeDecorator[Decimal]):
