@@ -121,7 +121,10 @@ class _LlmTurn:
     async def run(self) -> AsyncIterator[BrainEvent]:
         loop = asyncio.get_running_loop()
         self.deadline = loop.time() + self.brain.total_timeout
-        held_dob = msgs.hold_dob(self.mem, self.text, self.today, verified=self.state.verified)
+        # once locked out, verify_identity is never called again: a date of birth must not be held
+        # (it would stay in the stored conversation)
+        done = self.state.verified or self.state.locked_out
+        held_dob = msgs.hold_dob(self.mem, self.text, self.today, verified=done)
         messages = msgs.build(self.conv, self.brain.policy, self.text, self.today)
         bad_json = 0
         try:
