@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from telephony.audio import MULAW_SILENCE, SAMPLE_RATE, float32_to_ulaw, split_frames
+from telephony.audio import MULAW_SILENCE, SAMPLE_RATE, float32_to_ulaw, split_frames, ulaw_to_float32
 from telephony.local_stt import LocalSpeechToText, WhisperEngine, bundled_model_path
 from telephony.local_tts import LocalTextToSpeech
 from telephony.speech import Final, SpeechEvent, SpeechStarted, SpeechToText, TextToSpeech, UtteranceEnd
@@ -50,6 +50,11 @@ def whisper(no_network: None) -> Iterator[WhisperEngine]:
 
 async def _speak(tts: LocalTextToSpeech, text: str) -> bytes:
     return b"".join([chunk async for chunk in tts.synthesize(text)])
+
+
+def _trim(mulaw: bytes) -> bytes:
+    voiced = np.nonzero(np.abs(ulaw_to_float32(mulaw)) > 0.02)[0]
+    return mulaw[voiced[0] : voiced[-1] + 1]
 
 
 def _silence(ms: int) -> bytes:
@@ -155,3 +160,37 @@ async def test_vad_detects_synthesised_speech_not_silence(tts: LocalTextToSpeech
     assert vad.last_probability == 0.0
     # 160-sample frames are buffered into 256-sample windows: a single frame yields no new window yet
     assert vad.process(_silence(20)) == 0.0
+
+
+async def test_pauses_between_digit_groups_do_not_end_the_utterance(
+    tts: LocalTextToSpeech, whisper: WhisperEngine
+) -> None:
+    # hibari pads each sentence with ~0.3 s of silence before and ~0.5 s after: trim it so the
+    # pauses between groups are exactly what the caller leaves
+    groups = [
+        _trim(await _speak(tts, g)) for g in ("Five five five.", "Two one two.", "Four four three three.")
+    ]
+    reading = _silence(300) + _silence(600).join(groups) + _silence(1000)
+
+    patient = LocalSpeechToText(whisper)  # default 800 ms: one utterance for the whole number
+    hasty = LocalSpeechToText(whisper, end_silence_ms=400)  # too short: cut between groups
+    for stt in (patient, hasty):
+        for frame in split_frames(reading):
+            stt.feed(frame)
+        await stt.close()
+    patient_events = [e async for e in patient.events()]
+    hasty_events = [e async for e in hasty.events()]
+    assert sum(isinstance(e, UtteranceEnd) for e in patient_events) == 1
+    assert sum(isinstance(e, UtteranceEnd) for e in hasty_events) >= 2
+    text = " ".join(e.text for e in patient_events if isinstance(e, Final))
+    digits = "".join(re.findall(r"\d", text))
+    assert all(group in digits for group in ("555", "212", "4433")), text
+
+
+def test_end_silence_can_be_raised_for_digit_entry(whisper: WhisperEngine) -> None:
+    stt = LocalSpeechToText(whisper)
+    assert stt.end_silence_ms == 800
+    stt.end_silence_ms = 1500
+    assert stt.end_silence_ms == 1500
+    with pytest.raises(ValueError):
+        stt.end_silence_ms = 50
