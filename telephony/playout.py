@@ -129,6 +129,7 @@ class Playout:
         self._marks: dict[str, _Chunk] = {}
         self._cleared_marks: set[str] = set()
         self._play_end = 0.0  # estimated clock time at which Twilio finishes what we sent
+        self._send_lock = asyncio.Lock()  # one message at a time on the socket, in order
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -201,7 +202,8 @@ class Playout:
         try:
             while not self._closed:
                 if not self._frames:
-                    await self._send_ready_marks()
+                    async with self._send_lock:
+                        await self._send_ready_marks()
                     self._update_idle()
                     self._wakeup.clear()
                     await self._wakeup.wait()
@@ -211,15 +213,20 @@ class Playout:
                 if ahead + self._frame_s > self._lead + 1e-9:
                     await self._clock.sleep(ahead + self._frame_s - self._lead)
                     continue
-                chunk, frame = self._frames.popleft()
-                start = max(self._play_end, now)
-                if chunk.first_frame_play_at is None:
-                    chunk.first_frame_play_at = start
-                self._play_end = start + self._frame_s * (len(frame) / FRAME_BYTES)
-                chunk.frames_sent += 1
-                self.frames_sent += 1
-                await self._send(build_media(self.stream_sid, frame))
-                await self._send_ready_marks()
+                async with self._send_lock:
+                    # Re-check under the lock: a clear() may have emptied the queue meanwhile.
+                    if not self._frames or self._closed:
+                        continue
+                    chunk, frame = self._frames.popleft()
+                    now = self._clock.now()
+                    start = max(self._play_end, now)
+                    if chunk.first_frame_play_at is None:
+                        chunk.first_frame_play_at = start
+                    self._play_end = start + self._frame_s * (len(frame) / FRAME_BYTES)
+                    chunk.frames_sent += 1
+                    self.frames_sent += 1
+                    await self._send(build_media(self.stream_sid, frame))
+                    await self._send_ready_marks()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # transport failure: stop, surface on next call
@@ -321,7 +328,10 @@ class Playout:
         self._epoch = _Epoch(self._epoch.number + 1)
         self._idle.set()
         try:
-            await self._send(build_clear(self.stream_sid))
+            # Queue and marks were settled synchronously above, so nothing stale can be sent after
+            # this; the lock only waits for a frame or mark already being written to finish first.
+            async with self._send_lock:
+                await self._send(build_clear(self.stream_sid))
         except Exception as exc:
             self._error = exc
             raise

@@ -215,6 +215,30 @@ async def test_send_failure_surfaces_on_the_next_call(clock: ManualClock) -> Non
     await player.close()
 
 
+async def test_clear_during_a_slow_send_sends_nothing_stale_after_it(clock: ManualClock) -> None:
+    """A transport that stalls mid-frame: the clear waits for that frame, and nothing follows it."""
+    sent: list[str] = []
+    gate = asyncio.Event()
+
+    async def slow_send(text: str) -> None:
+        if json.loads(text)["event"] == "media" and not gate.is_set():
+            await gate.wait()
+        sent.append(json.loads(text)["event"])
+
+    player = Playout(STREAM, slow_send, clock=clock, lead_ms=100)
+    player.play(_audio(10), text="Your balance is twenty dollars.")
+    await _settle()  # the first frame is stuck in the transport
+    clearing = asyncio.ensure_future(player.clear())
+    await _settle()
+    assert not clearing.done()  # waits for the frame being written
+    gate.set()
+    report = await asyncio.wait_for(clearing, 1)
+    await clock.advance(1.0)
+    assert sent == ["media", "clear"]
+    assert report.cleared_chunks == (0,)
+    await player.close()
+
+
 def test_lead_must_cover_a_frame(clock: ManualClock, wire: Wire) -> None:
     with pytest.raises(ValueError):
         Playout(STREAM, wire.send, clock=clock, lead_ms=10)
