@@ -6,7 +6,8 @@ Whisper is not a streaming recogniser, so this emits per-utterance results:
 - ``Final(text, confidence)`` once the utterance is decoded (nothing for noise Whisper finds no words
   in), then ``UtteranceEnd``. Events keep utterance order even though decodes run in a thread pool.
 
-Segmentation: each utterance keeps 300 ms of audio from before the onset (without it the first word
+Segmentation: an onset needs ``min_onset_ms`` (default 60 ms) of consecutive speech frames, so a
+single noisy VAD window does not raise ``SpeechStarted`` (which interrupts the agent); each utterance keeps 300 ms of audio from before the onset (without it the first word
 is clipped: "Can I pay" → "I pay"), ends after ``end_silence_ms`` of non-speech (default 800 ms: long
 enough not to cut callers off between digit groups while they read a number) and is force-cut at
 ``max_utterance_ms``.
@@ -127,6 +128,7 @@ class LocalSpeechToText:
         silence_threshold: float = 0.35,
         preroll_ms: int = 300,
         end_silence_ms: int = 800,
+        min_onset_ms: int = 60,
         min_speech_ms: int = 100,
         max_utterance_ms: int = 15000,
     ) -> None:
@@ -137,6 +139,8 @@ class LocalSpeechToText:
         self._preroll_bytes = preroll_ms * SAMPLE_RATE // 1000
         self._end_silence_bytes = end_silence_ms * SAMPLE_RATE // 1000
         self._min_speech_bytes = min_speech_ms * SAMPLE_RATE // 1000
+        self._min_onset_bytes = max(1, min_onset_ms * SAMPLE_RATE // 1000)
+        self._onset_bytes = 0
         self._max_bytes = max_utterance_ms * SAMPLE_RATE // 1000
         self._preroll: deque[bytes] = deque()
         self._preroll_len = 0
@@ -175,13 +179,15 @@ class LocalSpeechToText:
         self._fed_bytes += len(mulaw)
         if self._utterance is None:
             self._push_preroll(mulaw)
-            if prob >= self._on:
+            self._onset_bytes = self._onset_bytes + len(mulaw) if prob >= self._on else 0
+            if self._onset_bytes >= self._min_onset_bytes:
                 self._utterance = bytearray(b"".join(self._preroll))
                 self._preroll.clear()
                 self._preroll_len = 0
-                self._speech_bytes = len(mulaw)
+                self._speech_bytes = self._onset_bytes
                 self._silence_bytes = 0
-                self._queue.put_nowait(SpeechStarted(at_ms=self._ms(self._fed_bytes - len(mulaw))))
+                self._queue.put_nowait(SpeechStarted(at_ms=self._ms(self._fed_bytes - self._onset_bytes)))
+                self._onset_bytes = 0
             return
         self._utterance.extend(mulaw)
         if prob >= self._off:

@@ -42,6 +42,14 @@ def test_numpy_fallback_is_bit_exact_with_audioop() -> None:
     assert audio._numpy_ulaw2lin(every_code) == audio._audioop.ulaw2lin(every_code, 2)
 
 
+def test_codec_without_audioop_uses_the_numpy_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    pcm = np.arange(-32768, 32768, 7, dtype="<i2").tobytes()
+    codes = bytes(range(256))
+    with_audioop = (pcm16_to_ulaw(pcm), ulaw_to_pcm16(codes))
+    monkeypatch.setattr(audio, "_audioop", None)  # what Python 3.13+ looks like
+    assert (pcm16_to_ulaw(pcm), ulaw_to_pcm16(codes)) == with_audioop
+
+
 def test_mulaw_round_trip() -> None:
     codes = bytes(range(256))
     # decode → encode is the identity except mu-law's two zeros (0x7F and 0xFF both decode to 0)
