@@ -21,6 +21,7 @@ gets its own ``LocalSpeechToText`` with its own VAD state.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 from collections import deque
@@ -37,6 +38,8 @@ from faster_whisper import WhisperModel
 from telephony.audio import SAMPLE_RATE, resample_8k_to_16k, ulaw_to_float32
 from telephony.speech import Final, SpeechEvent, SpeechStarted, UtteranceEnd
 from telephony.vad import SileroVad
+
+_logger = logging.getLogger("telephony.local_stt")
 
 __all__ = ["DEFAULT_PROMPT", "LocalSpeechToText", "Transcript", "WhisperEngine", "bundled_model_path"]
 
@@ -229,7 +232,13 @@ class LocalSpeechToText:
             if item is None:
                 return
             if isinstance(item, asyncio.Future):
-                transcript = await item
+                try:
+                    transcript = await item
+                except Exception as exc:
+                    # Degrade, don't end the call: the utterance is dropped (UtteranceEnd still
+                    # follows), so the session reprompts as it would for unintelligible speech.
+                    _logger.warning("utterance decode failed: %s", type(exc).__name__)
+                    continue
                 if transcript.text:
                     yield Final(transcript.text, transcript.confidence)
             elif isinstance(item, tuple):

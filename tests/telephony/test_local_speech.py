@@ -194,3 +194,12 @@ def test_end_silence_can_be_raised_for_digit_entry(whisper: WhisperEngine) -> No
     assert stt.end_silence_ms == 1500
     with pytest.raises(ValueError):
         stt.end_silence_ms = 50
+
+
+async def test_a_failed_decode_drops_the_utterance_but_not_the_stream(
+    tts: LocalTextToSpeech, no_network: None
+) -> None:
+    engine = WhisperEngine()
+    engine.close()  # its pool refuses work: every decode fails
+    events = await _recognise(engine, _silence(300) + await _speak(tts, "Yes.") + _silence(1000))
+    assert [type(e).__name__ for e in events] == ["SpeechStarted", "UtteranceEnd"]
