@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +103,7 @@ InboundMessage = ConnectedEvent | StartEvent | MediaEvent | DtmfEvent | MarkEven
 
 
 _DTMF_DIGITS = frozenset("0123456789*#ABCD")
+_DECIMAL = re.compile(r"[0-9]{1,18}")
 
 
 def _obj(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -127,7 +129,7 @@ def _int(data: Mapping[str, Any], key: str, where: str) -> int:
         raise MediaStreamMessageError(f"{where}.{key}: expected a number, got a boolean")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and _DECIMAL.fullmatch(value):
         number = int(value)
     else:
         raise MediaStreamMessageError(f"{where}.{key}: expected a non-negative integer string, got {value!r}")

@@ -132,6 +132,8 @@ _DELETE = object()
         (json.dumps({"protocol": "Call"}), "message.event"),
         (_mutated(MEDIA, ("sequenceNumber",), "three"), "media.sequenceNumber"),
         (_mutated(MEDIA, ("sequenceNumber",), "-3"), "media.sequenceNumber"),
+        (_mutated(MEDIA, ("sequenceNumber",), "²"), "media.sequenceNumber"),
+        (_mutated(MEDIA, ("media", "timestamp"), " 5"), "media.media.timestamp"),
         (_mutated(MEDIA, ("media", "payload"), "***"), "not valid base64"),
         (_mutated(MEDIA, ("media", "chunk"), _DELETE), "media.media.chunk"),
         (_mutated(MEDIA, ("media",), "x"), "media.media: expected an object"),
