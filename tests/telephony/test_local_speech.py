@@ -141,10 +141,16 @@ async def test_two_utterances_come_back_in_order(tts: LocalTextToSpeech, whisper
     assert "can" in _words(second)  # the 300 ms pre-roll keeps the first word
 
 
-async def test_silence_and_hiss_produce_no_events(whisper: WhisperEngine) -> None:
+async def test_silence_hiss_hum_and_keypad_tones_produce_no_events(whisper: WhisperEngine) -> None:
     rng = np.random.default_rng(0)
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     hiss = float32_to_ulaw(rng.standard_normal(SAMPLE_RATE * 2).astype(np.float32) * 0.003)
-    assert await _recognise(whisper, _silence(2000) + hiss) == []
+    hum = float32_to_ulaw(0.3 * np.sin(2 * np.pi * 60 * t))
+    keypad_1 = float32_to_ulaw(
+        0.25 * (np.sin(2 * np.pi * 697 * t[:1600]) + np.sin(2 * np.pi * 1209 * t[:1600]))
+    )
+    audio = _silence(2000) + hiss + hum + _silence(300) + keypad_1 + _silence(1000)
+    assert await _recognise(whisper, audio) == []  # no barge-in, no invented text
 
 
 async def test_vad_detects_synthesised_speech_not_silence(tts: LocalTextToSpeech) -> None:
