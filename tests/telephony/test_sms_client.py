@@ -138,7 +138,9 @@ async def test_200_concurrent_sends_each_land_once_with_their_own_outcome(
         assert outcome.sent == (number not in blocked)
     sids = [o.sid for o in outcomes if o.sent]
     assert len(sids) == len(set(sids)) == 180
-    assert sorted((f["To"], f["Body"]) for f in fake_twilio.messages) == sorted(
+    # Only this test's numbers: a request stalled by an earlier timeout test may still land late.
+    mine = set(numbers)
+    assert sorted((f["To"], f["Body"]) for f in fake_twilio.messages if f["To"] in mine) == sorted(
         (n, f"msg {n}") for n in numbers if n not in blocked
     )
 
