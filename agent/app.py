@@ -9,7 +9,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from agent.logs import configure_logging
-from agent.routes import api, ops, twilio_sms
+from agent.routes import api, ops, stripe_webhook, twilio_sms
 from agent.runtime import Runtime, build_runtime, utc_now
 from agent.settings import Settings, load_settings
 
@@ -42,6 +42,7 @@ def create_app(
     )
     app.include_router(ops.router)
     app.include_router(twilio_sms.router)
+    app.include_router(stripe_webhook.router)
     app.include_router(api.router)
     return app
 

@@ -15,11 +15,13 @@ from agent.brains.rules import RulesBrain
 from agent.logs import get_logger
 from agent.messaging import GuardedSms
 from agent.outbox import OutboxDrainer
+from agent.payments import make_payment_links
 from agent.settings import Settings, SettingsError
 from agent.sms import SmsChannel
 from agent.state import make_state
 from agent.state.base import SharedState
 from agent.store.db import make_engine, make_session_factory
+from agent.store.payments import PaymentStore
 from agent.store.records import SqlRecords
 from agent.turns import TurnEngine
 from pms.local.adapter import LocalPms
@@ -29,7 +31,6 @@ from telephony.signatures import TwilioSignatureVerifier
 from telephony.sms import SmsSender, TwilioSmsClient
 from telephony.sms_local import LocalOutbox
 from tools.context import PaymentLinks
-from tools.payments.portal import PortalLinks
 
 log = get_logger(__name__)
 
@@ -135,7 +136,7 @@ async def build_runtime(
         sender = sms_sender
         local_outbox = sms_sender if isinstance(sms_sender, LocalOutbox) else None
     outbound = GuardedSms(sender=sender, records=records, pms=pms, policy=policy, clock=clock)
-    payments: PaymentLinks = PortalLinks(policy)
+    payments: PaymentLinks = make_payment_links(settings, policy, PaymentStore(sessions, clock), clock)
     sms = SmsChannel(
         records=records,
         state=state,

@@ -259,3 +259,57 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PaymentLinkRow(Base):
+    """A processor payment link we created (a Stripe Checkout Session): open → paid | expired."""
+
+    __tablename__ = "payment_links"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # the processor's id (cs_…)
+    provider: Mapped[str] = mapped_column(String(16))
+    guarantor_id: Mapped[str] = mapped_column(String(_PARTY), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(_ID))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    purpose: Mapped[str] = mapped_column(String(40))
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | paid | expired
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PaymentRow(Base):
+    """A payment a processor confirmed (signed webhook), one row per PaymentIntent."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    processor: Mapped[str] = mapped_column(String(16))
+    processor_ref: Mapped[str] = mapped_column(String(255), unique=True)  # Stripe PaymentIntent id
+    link_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    guarantor_id: Mapped[str | None] = mapped_column(String(_PARTY), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(_ID))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    # succeeded | partially_refunded | refunded
+    status: Mapped[str] = mapped_column(String(20))
+    refunded_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class StripeEventRow(Base):
+    """Every Stripe webhook event we accepted, by event id: the durable idempotency record."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # evt_…
+    type: Mapped[str] = mapped_column(String(80))
+    object_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))  # received | done
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    created: Mapped[datetime] = mapped_column(UtcDateTime)  # the event's own timestamp
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
