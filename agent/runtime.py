@@ -93,6 +93,7 @@ def _brain(settings: Settings, policy: PracticePolicy, clock: Callable[[], datet
         model=settings.openai_model,
         policy=policy,
         fallback=rules,
+        clock=clock,
     )
 
 

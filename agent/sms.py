@@ -130,6 +130,8 @@ class SmsChannel:
         result = await self.engine.run(conv, msg.body, ctx)
         await self.records.save_conversation(conv)
         sent = await self._reply(conv, msg, result.reply) if result.reply else False
+        if conv.state.outcome == "wrong_party":  # after the one acknowledgement, never again
+            await self._wrong_party(conv, msg)
         await self._comm_log(conv, msg, result.reply)
         return SmsOutcome(
             kind="conversation", reply=result.reply, conversation_id=conv.conversation_id, sent=sent
@@ -204,6 +206,22 @@ class SmsChannel:
         )
         sent = await self._reply(conv, msg, reply)
         return SmsOutcome(kind="help", reply=reply, conversation_id=conv.conversation_id, sent=sent)
+
+    async def _wrong_party(self, conv: Conversation, msg: InboundText) -> None:
+        """The person at this number is not our patient: never contact the number again, tell staff."""
+        await self.records.add_suppression(
+            patient_id=None, value=msg.from_, scope=SuppressionScope.ALL, reason="wrong_number", source="sms"
+        )
+        candidates = conv.state.candidate_patient_ids
+        await self.records.create_staff_task(
+            kind="wrong_number",
+            patient_id=candidates[0] if len(candidates) == 1 else None,
+            conversation_id=conv.conversation_id,
+            summary="The person texting from a number on file says it is a wrong number; the number is "
+            "suppressed. Please confirm the patient's contact details.",
+            context={"contact_last4": msg.from_[-4:], "patients_on_number": len(candidates)},
+            priority="normal",
+        )
 
     async def _reply(
         self, conv: Conversation, msg: InboundText, body: str, *, purpose: str = "reply"

@@ -41,11 +41,6 @@ def test_scenario_llm(scenario: Scenario, scenario_app: AppFactory, openai_fake:
     Run(app, scenario, llm=openai_fake).play()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: agent/runtime.py _brain() builds LlmBrain without the app clock (RulesBrain gets "
-    "it), so with an injected clock the model is told a different 'today' than the tools use",
-)
 def test_model_is_told_the_apps_date(scenario_app: AppFactory, openai_fake: OpenAIFake) -> None:
     openai_fake.reset()
     app = scenario_app("embedded", OPENAI_API_KEY="test", OPENAI_BASE_URL=openai_fake.base_url)
