@@ -273,3 +273,33 @@ def test_refund_is_recorded_with_a_staff_task_and_never_posted(app: App, checkou
     posted = [p for p in app.run(app.runtime.pms.get_payments(PAYER.guarantor_id)) if p.processor_ref == pi]
     assert len(posted) == 1
     assert count(app, OutboxRow, OutboxRow.kind == "payment") == 1
+
+
+def test_concurrent_deliveries_record_one_payment(app: App, checkout: FakeCheckout) -> None:
+    import asyncio
+
+    from agent.routes.stripe_webhook import event_handler
+    from agent.stripe_events import EventInProgress
+
+    sid = verify_and_pay(app)
+    pi = checkout.pay(sid, API_KEY)
+    intent = localstripe(checkout).v1.payment_intents.retrieve(pi).to_dict()
+    completed = event("checkout.session.completed", checkout.session(sid))
+    succeeded = event("payment_intent.succeeded", intent)
+
+    async def deliver_all() -> list[Any]:
+        handlers = [event_handler(app.runtime) for _ in range(4)]
+        evts = [completed, completed, succeeded, succeeded]
+        return await asyncio.gather(
+            *(h.handle(e) for h, e in zip(handlers, evts, strict=True)), return_exceptions=True
+        )
+
+    results = app.run(deliver_all())
+    for r in results:  # a delivery racing one in flight is refused (409, Stripe retries) or a duplicate
+        assert r in ("payment_recorded", "duplicate") or isinstance(r, EventInProgress), r
+    # Stripe's retries of everything afterwards are duplicates
+    assert post_event(app, completed).json()["outcome"] == "duplicate"
+    assert post_event(app, succeeded).json()["outcome"] == "duplicate"
+    assert count(app, PaymentRow) == 1
+    assert count(app, OutboxRow, OutboxRow.kind == "payment") == 1
+    assert count(app, AuditEventRow, AuditEventRow.kind == "payment.recorded") == 1
