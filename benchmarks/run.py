@@ -43,7 +43,7 @@ def sms_table(results: list[SmsResult]) -> Table:
         title=f"SMS webhooks (target >= {TARGET_RATE:.0f}/s, p99 <= {TARGET_P99_MS:.0f} ms, 0 errors/duplicates)"
     )
     for col in ("workers", "offered/s", "achieved/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors",
-                "dup in/reply/twilio", "replays", "CPU app/pg/other", "target"):  # fmt: skip
+                "dup in/reply/twilio", "replays", "cores app/pg/other", "CPU ms/text app/pg", "target"):  # fmt: skip
         t.add_column(col, justify="right")
     for r in results:
         lat = r.latency
@@ -56,9 +56,12 @@ def sms_table(results: list[SmsResult]) -> Table:
             _ms(lat.get("p99", math.nan)),
             _ms(lat.get("max", math.nan)),
             f"{r.errors + r.warmup_errors}" + (f" ({r.missing_inbound} lost)" if r.missing_inbound else ""),
-            f"{r.duplicate_inbound}/{r.multi_reply}/{r.twilio_mismatch}",
+            f"{r.duplicate_inbound}/{r.multi_reply + r.excess_replies}/{r.twilio_excess}",
             str(r.replays),
             f"{r.cpu.get('app', 0):.2f}/{r.cpu.get('postgres', 0):.2f}/{r.cpu.get('other', 0):.2f}",
+            "-"
+            if r.achieved < 0.9 * r.rate
+            else f"{r.cpu_ms_per_text.get('app', 0):.1f}/{r.cpu_ms_per_text.get('postgres', 0):.1f}",
             _verdict(r.meets_target),
         )
     return t
@@ -120,7 +123,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 170)
     err = Console(stderr=True)
     info = machine()
     console.print(
@@ -164,12 +167,20 @@ def main(argv: list[str] | None = None) -> int:
                     say=err.print,
                 )
                 sms.append(r)
+                if r.missing_inbound:
+                    r.notes.append(
+                        f"{r.missing_inbound} texts answered 200 but never recorded; "
+                        f"{r.missing_after_failed_attempt} of them: a replay was answered 'duplicate' while "
+                        "the first attempt was still running, and that attempt then failed"
+                    )
+                if r.twilio_mismatch:
+                    r.notes.append(f"{r.twilio_mismatch} numbers: FakeTwilio and the database disagree")
                 for note in r.notes:
                     err.print(f"  note: {note}")
                 if r.profile:
-                    err.print(f"  py-spy, workers={workers} rate={rate:.0f}: inclusive share of samples")
+                    err.print(f"  py-spy, workers={workers} rate={rate:.0f}: share of CPU samples")
                     for name, share in r.profile:
-                        err.print(f"    {share:5.1f}%  {name}")
+                        err.print(f"    {share:5.1f}%  {name}", markup=False)
         out["sms"] = [r.as_dict() for r in sms]
         console.print(sms_table(sms))
     if args.json:

@@ -272,19 +272,28 @@ class SmsResult:
     error_kinds: dict[str, int] = field(default_factory=dict)
     inbound_rows: int = 0
     missing_inbound: int = 0  # a 200 for a sid with no inbound row
+    # ... of which the 200 went to a replay while another attempt of the same sid failed: the
+    # replay was answered "duplicate" while the first attempt was still running, which then failed.
+    missing_after_failed_attempt: int = 0
     duplicate_inbound: int = 0  # sids with more than one inbound row
     replies: int = 0  # outbound rows in the database
-    multi_reply: int = 0  # inbound texts followed by more than one reply
+    # An inbound text followed by more than one reply (replies belong to the inbound text they
+    # follow on that number: exact while the per-number lock serialises a number's texts).
+    multi_reply: int = 0
     replayed_multi_reply: int = 0
+    excess_replies: int = 0  # numbers with more replies recorded than texts received (hard bound)
     twilio_messages: int = 0
-    twilio_mismatch: int = 0  # numbers whose FakeTwilio count differs from the database
+    twilio_excess: int = 0  # numbers FakeTwilio texted more often than they texted us (hard bound)
+    twilio_mismatch: int = 0  # numbers whose FakeTwilio count differs from the database's (lost records)
     cpu: dict[str, float] = field(default_factory=dict)  # cores used per process group
+    # CPU milliseconds per text answered in the window, per group (meaningful when achieved ~ rate)
+    cpu_ms_per_text: dict[str, float] = field(default_factory=dict)
     profile: list[tuple[str, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
     def duplicates(self) -> int:
-        return self.duplicate_inbound + self.multi_reply + self.twilio_mismatch
+        return self.duplicate_inbound + self.multi_reply + self.excess_replies + self.twilio_excess
 
     @property
     def meets_target(self) -> bool:
@@ -296,6 +305,7 @@ class SmsResult:
             and self.warmup_errors == 0
             and self.missing_inbound == 0
             and self.duplicates == 0
+            and self.twilio_mismatch == 0
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -417,6 +427,28 @@ def _readline(stream: IO[str], expect: str, proc: subprocess.Popen[str]) -> str:
 # ---- verification -------------------------------------------------------------------------------
 
 
+async def _quiesce(dsn: str, quiet: float = 3.0, limit: float = 120.0) -> bool:
+    """Wait until the app has written nothing for `quiet` seconds (False after `limit`)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        last, since, start = -1, time.monotonic(), time.monotonic()
+        while time.monotonic() - start < limit:
+            n = await conn.fetchval(
+                "SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM audit_events)"
+                " + (SELECT count(*) FROM contact_attempts)"
+            )
+            if n != last:
+                last, since = n, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return True
+            await asyncio.sleep(0.5)
+        return False
+    finally:
+        await conn.close()
+
+
 async def _db_facts(dsn: str) -> tuple[dict[str, int], list[tuple[str, str, str | None]]]:
     """(inbound rows per MessageSid, messages per contact in time order as (contact, direction, sid))."""
     import asyncpg
@@ -451,14 +483,16 @@ def verify(
     replayed = {m.sid for m in plan if m.replay}
     result.inbound_rows = sum(inbound.values())
     result.duplicate_inbound = sum(1 for sid in statuses if inbound.get(sid, 0) > 1)
-    result.missing_inbound = sum(
-        1 for sid, sts in statuses.items() if 200 in sts and inbound.get(sid, 0) == 0
-    )
+    missing = [sid for sid, sts in statuses.items() if 200 in sts and inbound.get(sid, 0) == 0]
+    result.missing_inbound = len(missing)
+    result.missing_after_failed_attempt = sum(1 for sid in missing if any(st != 200 for st in statuses[sid]))
     replies_after: Counter[str] = Counter()
+    db_in: Counter[str] = Counter()
     db_out: Counter[str] = Counter()
     last_in: dict[str, str | None] = {}
     for contact, direction, sid in timeline:
         if direction == "in":
+            db_in[contact] += 1
             last_in[contact] = sid
         else:
             db_out[contact] += 1
@@ -467,7 +501,9 @@ def verify(
     result.replies = sum(db_out.values())
     result.multi_reply = sum(1 for n in replies_after.values() if n > 1)
     result.replayed_multi_reply = sum(1 for sid, n in replies_after.items() if n > 1 and sid in replayed)
+    result.excess_replies = sum(1 for c, n in db_out.items() if n > db_in[c])
     result.twilio_messages = sum(twilio_to.values())
+    result.twilio_excess = sum(1 for c, n in twilio_to.items() if n > db_in[c])
     result.twilio_mismatch = sum(1 for c in set(db_out) | set(twilio_to) if db_out[c] != twilio_to[c])
 
 
@@ -494,10 +530,24 @@ def _start_profiles(
     return procs
 
 
+OUR_PACKAGES = ("agent", "telephony", "tools", "pms", "policies", "prompts")
+
+
+def _frame(fr: str) -> tuple[str, str]:
+    """("Func (path)", top-level package) of one py-spy frame "Func (path:line)"."""
+    if " (" not in fr:
+        return fr or "<native>", "<native>"
+    func, loc = fr.split(" (", 1)
+    path = loc.rsplit(":", 1)[0].rstrip(")")
+    return f"{func} ({path})", path.split("/", 1)[0] if "/" in path else path
+
+
 def summarise_profile(files: Sequence[Path], top: int = 25) -> list[tuple[str, float]]:
-    """Inclusive share of samples per function (py-spy raw/collapsed stacks), biggest first."""
+    """From py-spy raw (collapsed) stacks: CPU share by package (self time), then the inclusive
+    share of our own functions (agent, tools, …), biggest first."""
     total = 0
     inclusive: Counter[str] = Counter()
+    by_package: Counter[str] = Counter()
     for f in files:
         if not f.exists():
             continue
@@ -507,13 +557,14 @@ def summarise_profile(files: Sequence[Path], top: int = 25) -> list[tuple[str, f
                 continue
             count = int(n)
             total += count
-            frames = {fr.split(" (")[0] + " (" + fr.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")"
-                      if " (" in fr else fr for fr in stack.split(";")}  # fmt: skip
-            for fr in frames:
-                inclusive[fr] += count
+            frames = [_frame(fr) for fr in stack.split(";")]
+            by_package[frames[-1][1]] += count
+            for name in {name for name, pkg in frames if pkg in OUR_PACKAGES}:
+                inclusive[name] += count
     if not total:
         return []
-    return [(name, 100.0 * n / total) for name, n in inclusive.most_common(top)]
+    out = [(f"self: {pkg}", 100.0 * n / total) for pkg, n in by_package.most_common(10)]
+    return out + [(name, 100.0 * n / total) for name, n in inclusive.most_common(top)]
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -597,6 +648,10 @@ def run_sms(
                 _drive(
                     result, plan, app_proc, app_url, twilio_proc, dbname, work, warmup, duration, profile, say
                 )
+                # Requests the generator gave up on may still be running: let the app finish them
+                # (stopping it mid-request would lose records and read as a broken invariant).
+                if not asyncio.run(_quiesce(dsn)):
+                    result.notes.append("the app was still writing 120 s after the last request")
             # The app has stopped: every reply it was going to send has reached FakeTwilio.
             status, raw = _get(twilio_url + "/fake/messages", timeout=60)
             twilio_to: Counter[str] = Counter()
@@ -720,3 +775,7 @@ def _score(
             else:
                 result.warmup_errors += 1
     result.error_kinds = dict(kinds)
+    if result.achieved > 0:
+        result.cpu_ms_per_text = {
+            k: 1000 * v / result.achieved for k, v in result.cpu.items() if k not in ("machine", "other")
+        }
