@@ -78,65 +78,100 @@ _CARD_DIGITS = re.compile(r"(?<!\d)(?:\d[ -]?){13,19}(?!\d)")
 _STOP = _rx(
     r"\bstop\s+(?:calling|texting|messaging|contacting|emailing|bothering|sending)",
     r"\b(?:don'?t|do\s+not|never)\s+(?:call|text|message|contact|email)\b",
-    r"\btake\s+me\s+off\b", r"\bremove\s+me\b", r"\bunsubscribe\b", r"\bopt(?:\s|-)?out\b",
-    r"\bleave\s+me\s+alone\b", r"\bno\s+more\s+(?:calls|texts|messages|emails)\b",
+    r"\btake\s+me\s+off\b",
+    r"\bremove\s+me\b",
+    r"\bunsubscribe\b",
+    r"\bopt(?:\s|-)?out\b",
+    r"\bleave\s+me\s+alone\b",
+    r"\bno\s+more\s+(?:calls|texts|messages|emails)\b",
     r"^\s*(?:stop|quit|end|cancel)\W*$",
-    r"\bput\s+me\s+on\s+(?:the|your)\s+do\s+not\s+call\b", r"\bquit\s+(?:calling|texting)\b",
+    r"\bput\s+me\s+on\s+(?:the|your)\s+do\s+not\s+call\b",
+    r"\bquit\s+(?:calling|texting)\b",
 )
 _WRONG = _rx(
-    r"\bwrong\s+(?:number|person|phone)\b", r"\bdon'?t\s+know\s+(?:this|that|who|any)",
+    r"\bwrong\s+(?:number|person|phone)\b",
+    r"\bdon'?t\s+know\s+(?:this|that|who|any)",
     r"\bno\s+one\s+(?:here\s+)?by\s+that",
-    r"\bnobody\s+(?:here\s+)?by\s+that", r"\bnever\s+heard\s+of\s+(?:him|her|them|that)",
-    r"\b(?:isn'?t|not)\s+(?:his|her|their)\s+(?:number|phone)\b", r"\bno\s+such\s+person\b",
+    r"\bnobody\s+(?:here\s+)?by\s+that",
+    r"\bnever\s+heard\s+of\s+(?:him|her|them|that)",
+    r"\b(?:isn'?t|not)\s+(?:his|her|their)\s+(?:number|phone)\b",
+    r"\bno\s+such\s+person\b",
 )
 _DECEASED = _rx(r"\b(?:passed\s+away|(?:he|she|they)\s+(?:died|is\s+dead|'s\s+dead)|deceased)\b")
 _THIRD = _rx(
     r"\b(?:this\s+is|i'?m|i\s+am)\s+(?:his|her|their|the\s+patient'?s)\s+\w+",
     r"\b(?:he|she|they)(?:'s|\s+is|'re|\s+are)\s+(?:not|n'?t)\s+(?:here|home|in|available|around)\b",
     r"\b(?:he|she)\s+(?:isn'?t|is\s+not)\s+(?:here|home|in|available|around)\b",
-    r"\bcan\s+i\s+take\s+a\s+message\b", r"\b(?:he|she)'?s\s+(?:at\s+work|out|asleep|busy)\b",
-    r"\bnot\s+(?:him|her)\b", r"\b(?:i'?m|this\s+is)\s+not\s+(?:him|her)\b",
+    r"\bcan\s+i\s+take\s+a\s+message\b",
+    r"\b(?:he|she)'?s\s+(?:at\s+work|out|asleep|busy)\b",
+    r"\bnot\s+(?:him|her)\b",
+    r"\b(?:i'?m|this\s+is)\s+not\s+(?:him|her)\b",
 )
 _HUMAN = _rx(
     r"\b(?:talk|speak)\s+(?:to|with)\s+(?:a|an|the|someone|somebody|your|real|live)\b",
     r"\b(?:agent|representative|operator|human|real\s+person|live\s+person)\b",
-    r"\btransfer\s+me\b", r"\bconnect\s+me\b", r"\bbilling\s+(?:department|office|person|team)\b",
+    r"\btransfer\s+me\b",
+    r"\bconnect\s+me\b",
+    r"\bbilling\s+(?:department|office|person|team)\b",
 )
 _HELP = _rx(r"^\s*(?:help|info|menu|options)\W*$", r"\bwhat\s+can\s+you\s+do\b")
 _DISPUTE = _rx(
-    r"\balready\s+paid\b", r"\bi\s+paid\s+(?:this|that|it|already)\b",
+    r"\balready\s+paid\b",
+    r"\bi\s+paid\s+(?:this|that|it|already)\b",
     r"\bpaid\s+(?:this|that|it)\s+(?:off|already)\b",
     r"\binsurance\s+(?:should|was\s+supposed\s+to|is\s+supposed\s+to|will|needs\s+to|didn'?t|never)\b",
     r"\b(?:this|that|it|the\s+bill|my\s+bill)\s+(?:is|was|'s)\s+"
     r"(?:wrong|incorrect|a\s+mistake|an\s+error|not\s+mine)\b",
     r"\bnever\s+(?:had|got|received)\s+(?:that|this|it|those|any)",
     r"\bdidn'?t\s+have\s+(?:that|this|it)\s+done\b",
-    r"\bdispute\b", r"\bnot\s+my\s+(?:bill|charge|debt)\b",
+    r"\bdispute\b",
+    r"\bnot\s+my\s+(?:bill|charge|debt)\b",
     r"\b(?:overcharged|double\s+charged|billed\s+twice)\b",
-    r"\bthat'?s\s+(?:wrong|not\s+right|a\s+mistake)\b", r"\bmistake\s+on\s+(?:my|the)\b",
+    r"\bthat'?s\s+(?:wrong|not\s+right|a\s+mistake)\b",
+    r"\bmistake\s+on\s+(?:my|the)\b",
 )
 _HARDSHIP = _rx(
-    r"\blost\s+my\s+job\b", r"\bcan'?t\s+afford\b", r"\bcannot\s+afford\b", r"\bunemployed\b",
+    r"\blost\s+my\s+job\b",
+    r"\bcan'?t\s+afford\b",
+    r"\bcannot\s+afford\b",
+    r"\bunemployed\b",
     r"\blaid\s+off\b",
-    r"\bno\s+(?:money|income)\b", r"\b(?:financial|money)\s+(?:hardship|trouble|problems)\b", r"\bhardship\b",
-    r"\bfinancial\s+(?:assistance|aid|help)\b", r"\bcharity\s+care\b", r"\bbroke\b", r"\bdisability\b",
-    r"\bcan'?t\s+pay\s+(?:anything|right\s+now|at\s+all|it)\b", r"\bstruggling\b",
+    r"\bno\s+(?:money|income)\b",
+    r"\b(?:financial|money)\s+(?:hardship|trouble|problems)\b",
+    r"\bhardship\b",
+    r"\bfinancial\s+(?:assistance|aid|help)\b",
+    r"\bcharity\s+care\b",
+    r"\bbroke\b",
+    r"\bdisability\b",
+    r"\bcan'?t\s+pay\s+(?:anything|right\s+now|at\s+all|it)\b",
+    r"\bstruggling\b",
 )
 _CALLBACK = _rx(
     r"\bcall\s+(?:me|us)\s+(?:back\s+)?(?:later|tomorrow|tonight|on|at|after|before|in|next|this|around|monday|"
     r"tuesday|wednesday|thursday|friday|saturday|sunday|\d)",
     r"\bcall\s+(?:me\s+)?back\b",
     r"\b(?:not\s+a\s+good\s+time|bad\s+time|busy\s+right\s+now|i'?m\s+(?:driving|at\s+work))\b",
-    r"\btry\s+(?:me\s+)?(?:again|later|back)\b", r"\bcall\s+me\b",
+    r"\btry\s+(?:me\s+)?(?:again|later|back)\b",
+    r"\bcall\s+me\b",
 )
 _PLAN = _rx(
-    r"\bplan\b", r"\b(?:make|do|set\s+up)\s+(?:monthly\s+)?payments\b", r"\binstall?ments?\b",
+    r"\bplan\b",
+    r"\b(?:make|do|set\s+up)\s+(?:monthly\s+)?payments\b",
+    r"\binstall?ments?\b",
     r"\bper\s+month\b",
-    r"\ba\s+month\b", r"\bmonthly\b", r"\bspread\s+(?:it|this)\s+out\b", r"\bover\s+(?:time|\w+\s+months)\b",
+    r"\ba\s+month\b",
+    r"\bmonthly\b",
+    r"\bspread\s+(?:it|this)\s+out\b",
+    r"\bover\s+(?:time|\w+\s+months)\b",
     r"\bpay\s+(?:it\s+)?(?:off\s+)?(?:a\s+little|in\s+parts|bit\s+by\s+bit|little\s+by\s+little)\b",
 )
 _PAY = _rx(
-    r"\bpay\b", r"\blink\b", r"\bpayment\b", r"\bcredit\s+card\b", r"\bdebit\b", r"\bsettle\b",
+    r"\bpay\b",
+    r"\blink\b",
+    r"\bpayment\b",
+    r"\bcredit\s+card\b",
+    r"\bdebit\b",
+    r"\bsettle\b",
     r"^\s*(?:pay|link|paynow|pay\s+now)\W*$",
 )
 _PROMISE_VERB = _rx(
@@ -147,24 +182,44 @@ _NOW = _rx(r"\b(?:now|today|right\s+away|immediately)\b")
 _EXPLAIN = _rx(
     r"\bwhat\s+(?:is|was|'s)\s+(?:this|that|it)\s+(?:charge\s+)?for\b",
     r"\bwhat'?s\s+(?:this|that|it)\s+for\b",
-    r"\bwhy\s+(?:do|would|should)\s+i\s+owe\b", r"\bwhy\s+(?:am|was)\s+i\s+(?:charged|billed)\b",
-    r"\bwhat\s+(?:are|were)\s+(?:the|these|those)\s+charges\b", r"\bexplain\b", r"\bbreak\s*down\b",
-    r"\bitemi[sz]ed?\b", r"\bwhat\s+(?:did|was)\s+(?:i|that)\s+(?:have|get)\s+done\b", r"\bwhat\s+charges?\b",
-    r"\bwhat\s+(?:is|was)\s+(?:the\s+)?charge\b", r"\bwhat\s+(?:is|was)\s+(?:this|that)\s+(?:bill|charge)\b",
+    r"\bwhy\s+(?:do|would|should)\s+i\s+owe\b",
+    r"\bwhy\s+(?:am|was)\s+i\s+(?:charged|billed)\b",
+    r"\bwhat\s+(?:are|were)\s+(?:the|these|those)\s+charges\b",
+    r"\bexplain\b",
+    r"\bbreak\s*down\b",
+    r"\bitemi[sz]ed?\b",
+    r"\bwhat\s+(?:did|was)\s+(?:i|that)\s+(?:have|get)\s+done\b",
+    r"\bwhat\s+charges?\b",
+    r"\bwhat\s+(?:is|was)\s+(?:the\s+)?charge\b",
+    r"\bwhat\s+(?:is|was)\s+(?:this|that)\s+(?:bill|charge)\b",
     r"\bwhere\s+(?:does|did)\s+(?:this|that)\s+come\s+from\b",
 )
 _BALANCE = _rx(
-    r"\bowe[ds]?\b", r"\bowing\b", r"\bbalance\b", r"\bbill\b", r"\bhow\s+much\b", r"\bamount\s+due\b",
+    r"\bowe[ds]?\b",
+    r"\bowing\b",
+    r"\bbalance\b",
+    r"\bbill\b",
+    r"\bhow\s+much\b",
+    r"\bamount\s+due\b",
     r"\bwhat'?s\s+due\b",
-    r"\bstatement\b", r"\binvoice\b", r"^\s*(?:bal|balance|amount)\W*$", r"\bmy\s+account\b",
+    r"\bstatement\b",
+    r"\binvoice\b",
+    r"^\s*(?:bal|balance|amount)\W*$",
+    r"\bmy\s+account\b",
 )
 _INJECTION = _rx(
     r"\bignore\s+(?:all\s+|any\s+|your\s+|the\s+|previous\s+|prior\s+|above\s+)*(?:rules|instructions|prompts?|policy)",
-    r"\bsystem\s+prompt\b", r"\bdeveloper\s+mode\b", r"\byou\s+are\s+now\b",
+    r"\bsystem\s+prompt\b",
+    r"\bdeveloper\s+mode\b",
+    r"\byou\s+are\s+now\b",
     r"\bforget\s+(?:your|all|the)\s+",
     r"\b(?:set|change|make|update|reduce|lower|adjust)\s+(?:my|the)\s+(?:balance|bill|amount)\b",
-    r"\b(?:balance|bill)\s+to\s+(?:zero|0|\$0|nothing)\b", r"\bwrite\s+(?:it|this|my\s+\w+)\s+off\b",
-    r"\bjailbreak\b", r"\bpretend\s+(?:you|to)\b", r"\bact\s+as\b", r"\bnew\s+instructions\b",
+    r"\b(?:balance|bill)\s+to\s+(?:zero|0|\$0|nothing)\b",
+    r"\bwrite\s+(?:it|this|my\s+\w+)\s+off\b",
+    r"\bjailbreak\b",
+    r"\bpretend\s+(?:you|to)\b",
+    r"\bact\s+as\b",
+    r"\bnew\s+instructions\b",
 )
 _YES = _rx(
     r"^\W*(?:yes|yeah|yea|yep|yup|y|sure|ok|okay|k|correct|right|absolutely|definitely|please|please\s+do|"
@@ -175,12 +230,18 @@ _NO = _rx(
     r"^\W*(?:no|nope|nah|n|not\s+really|no\s+thanks?|no\s+thank\s+you|i'?m\s+good|that'?s\s+(?:all|it)|"
     r"nothing(?:\s+else)?|i'?m\s+all\s+set|all\s+set|not\s+now|neither)\b",
 )
-_WHO = _rx(r"\bwho\s+(?:is\s+(?:this|calling)|are\s+you|'s\s+calling)\b",
-           r"\bwhat\s+is\s+this\s+(?:about|regarding)\b", r"\bwhat'?s\s+this\s+about\b",
-           r"\bwhy\s+are\s+you\s+calling\b", r"\bwho\s+is\s+it\b")
+_WHO = _rx(
+    r"\bwho\s+(?:is\s+(?:this|calling)|are\s+you|'s\s+calling)\b",
+    r"\bwhat\s+is\s+this\s+(?:about|regarding)\b",
+    r"\bwhat'?s\s+this\s+about\b",
+    r"\bwhy\s+are\s+you\s+calling\b",
+    r"\bwho\s+is\s+it\b",
+)
 _GREETING = _rx(r"^\W*(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening)|yo)\b[\W\s]*(?:there)?\W*$")
-_BYE = _rx(r"\b(?:bye|goodbye|good\s+bye|hang\s+up|that'?s\s+all|that\s+is\s+all|have\s+a\s+good)\b",
-           r"^\W*(?:thanks|thank\s+you|thx|ty)\W*$")
+_BYE = _rx(
+    r"\b(?:bye|goodbye|good\s+bye|hang\s+up|that'?s\s+all|that\s+is\s+all|have\s+a\s+good)\b",
+    r"^\W*(?:thanks|thank\s+you|thx|ty)\W*$",
+)
 
 _ES_WORDS = _wordset(
     """

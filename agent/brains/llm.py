@@ -234,8 +234,10 @@ class _LlmTurn:
         self.mem["failures"] = int(self.mem.get("failures", 0)) + 1
         self.mem["failed_at"] = time.time()
         log.warning("llm brain falling back: %s", reason)
-        yield BrainNotice("fallback", {"reason": reason, "brain": self.brain.fallback.name,
-                                       "said": self.said, "acted": self.acted})
+        yield BrainNotice(
+            "fallback",
+            {"reason": reason, "brain": self.brain.fallback.name, "said": self.said, "acted": self.acted},
+        )
         if not self.said and not self.acted:
             async for event in self.brain.fallback.respond(self.conv, self.text, self.tools):
                 yield event

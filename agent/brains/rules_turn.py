@@ -24,8 +24,19 @@ DOB_MASK = "[date of birth]"  # what tool events (and so transcripts and logs) s
 
 # Lines that talk about money owed: an SMS reply containing one carries the opt-out footer (rule 26).
 COLLECTION_KEYS = frozenset(
-    {"balance", "balance_next", "plan_options", "plan_option_single", "plan_accepted", "plan_link",
-     "link_sent", "link_sent_no_amount", "promise_confirmed", "explain_intro", "plan_monthly_too_low"}
+    {
+        "balance",
+        "balance_next",
+        "plan_options",
+        "plan_option_single",
+        "plan_accepted",
+        "plan_link",
+        "link_sent",
+        "link_sent_no_amount",
+        "promise_confirmed",
+        "explain_intro",
+        "plan_monthly_too_low",
+    }
 )
 
 

@@ -83,11 +83,17 @@ _DATE_PATTERNS = [
     re.compile(rf"\bin\s+(?:\d+|a|an|{_NUMWORD_RE})\s+(?:days?|weeks?)\b", re.I),
     re.compile(r"\b(?:end|first)\s+of\s+(?:the\s+|next\s+)?month\b", re.I),
     re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"),
-    re.compile(rf"\b(?:{_MONTH_RE})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?|{_NUMWORD_RE}(?:[\s-]+{_NUMWORD_RE})?)"
-               r"(?:,?\s+\d{4})?\b", re.I),
+    re.compile(
+        rf"\b(?:{_MONTH_RE})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?|{_NUMWORD_RE}(?:[\s-]+{_NUMWORD_RE})?)"
+        r"(?:,?\s+\d{4})?\b",
+        re.I,
+    ),
     re.compile(rf"\b(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+of\s+(?:{_MONTH_RE})\b", re.I),
-    re.compile(rf"\bthe\s+(?:\d{{1,2}}(?:st|nd|rd|th)?|(?:twenty|thirty)[\s-](?:{_NUMWORD_RE})|{_NUMWORD_RE})\b"
-               r"(?![\s-]*(?:months?|weeks?|days?|payments?|dollars?|one))", re.I),
+    re.compile(
+        rf"\bthe\s+(?:\d{{1,2}}(?:st|nd|rd|th)?|(?:twenty|thirty)[\s-](?:{_NUMWORD_RE})|{_NUMWORD_RE})\b"
+        r"(?![\s-]*(?:months?|weeks?|days?|payments?|dollars?|one))",
+        re.I,
+    ),
     re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\b", re.I),
 ]
 
@@ -181,7 +187,7 @@ def find_name(text: str, dob_span: str | None = None, *, loose: bool = False) ->
             candidate,
             flags=re.I,
         )
-    words = [w.strip(".,;:!?\"") for w in re.split(r"[\s,;:!?]+", candidate) if w.strip(".,;:!?\"")]
+    words = [w.strip('.,;:!?"') for w in re.split(r"[\s,;:!?]+", candidate) if w.strip('.,;:!?"')]
     if not 2 <= len(words) <= 4:
         return None
     if any(not _NAME_WORD.match(w) or w.lower() in _NOT_NAME for w in words):
@@ -191,8 +197,18 @@ def find_name(text: str, dob_span: str | None = None, *, loose: bool = False) ->
 
 # ---- plan choices --------------------------------------------------------------------------------
 
-_ORDINAL_CHOICE = {"first": 1, "one": 1, "second": 2, "two": 2, "third": 3, "three": 3, "fourth": 4,
-                   "four": 4, "fifth": 5, "five": 5}
+_ORDINAL_CHOICE = {
+    "first": 1,
+    "one": 1,
+    "second": 2,
+    "two": 2,
+    "third": 3,
+    "three": 3,
+    "fourth": 4,
+    "four": 4,
+    "fifth": 5,
+    "five": 5,
+}
 _CHOICE = re.compile(
     r"^\s*(?:(?:option|number|plan|choice|#)\s*)?(\d)\s*[.!)]?\s*$|"
     r"\b(?:option|number|plan|choice|#)\s*(\d|one|two|three|four|five)\b|"
@@ -205,9 +221,26 @@ _MONTHS_SPAN = re.compile(
     r"twenty|twenty[\s-]one|thirty[\s-]six|twenty[\s-]eight)[\s-]*(?:months?|mos?|monthly\s+payments|payments)\b",
     re.I,
 )
-_SMALL = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-          "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty": 20, "twenty one": 21,
-          "twenty four": 24, "twenty eight": 28, "thirty six": 36}
+_SMALL = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "eighteen": 18,
+    "twenty": 20,
+    "twenty one": 21,
+    "twenty four": 24,
+    "twenty eight": 28,
+    "thirty six": 36,
+}
 
 
 def find_choice(text: str) -> int | None:

@@ -18,8 +18,11 @@ TZ = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=TZ)  # a Monday
 POLICY = PracticePolicy(
     practice=PracticeIdentity(
-        practice_id="bright-smile", name="Bright Smile Dental", callback_number="+15125550100",
-        staff_contact_name="Maria", timezone="America/Chicago",
+        practice_id="bright-smile",
+        name="Bright Smile Dental",
+        callback_number="+15125550100",
+        staff_contact_name="Maria",
+        timezone="America/Chicago",
     )
 )
 
@@ -32,8 +35,9 @@ def make_conversation(channel: str = "sms", direction: str = "inbound") -> Conve
 class Chat:
     """Runs turns through a brain the way the turn engine does (patient turn added first)."""
 
-    def __init__(self, brain: Brain, channel: str = "sms", direction: str = "inbound",
-                 account: Account | None = None) -> None:
+    def __init__(
+        self, brain: Brain, channel: str = "sms", direction: str = "inbound", account: Account | None = None
+    ) -> None:
         self.brain = brain
         self.conv = make_conversation(channel, direction)
         self.tools = ScriptedTools(self.conv.state, account or Account(), now=NOW)
