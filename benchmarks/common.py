@@ -210,3 +210,17 @@ async def backend_pids(dbname: str, admin_dsn: str = PG_ADMIN_DSN) -> list[int]:
     finally:
         await conn.close()
     return [int(r["pid"]) for r in rows]
+
+
+async def pg_transactions(dbname: str, admin_dsn: str = PG_ADMIN_DSN) -> int:
+    """Committed + rolled-back transactions of `dbname` so far (pg_stat_database)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_dsn, timeout=10)
+    try:
+        n = await conn.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1", dbname
+        )
+    finally:
+        await conn.close()
+    return int(n or 0)

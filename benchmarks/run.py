@@ -167,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
                     say=err.print,
                 )
                 sms.append(r)
+                if r.achieved:
+                    r.notes.append(
+                        f"{r.pg_transactions / (r.achieved * r.duration):.1f} PostgreSQL transactions per text"
+                    )
                 if r.missing_inbound:
                     r.notes.append(
                         f"{r.missing_inbound} texts answered 200 but never recorded; "

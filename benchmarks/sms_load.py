@@ -52,6 +52,7 @@ from benchmarks.common import (
     create_database,
     drop_database,
     free_port,
+    pg_transactions,
     pids_named,
     sqlalchemy_url,
     summary_ms,
@@ -288,6 +289,7 @@ class SmsResult:
     cpu: dict[str, float] = field(default_factory=dict)  # cores used per process group
     # CPU milliseconds per text answered in the window, per group (meaningful when achieved ~ rate)
     cpu_ms_per_text: dict[str, float] = field(default_factory=dict)
+    pg_transactions: int = 0  # PostgreSQL transactions in the window (pg_stat_database; ~ per text below)
     profile: list[tuple[str, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -731,12 +733,14 @@ def _drive(
                 "loadgen": lambda: [gen.pid],
             }
         )
+        xacts = asyncio.run(pg_transactions(dbname))
         meter.start()
         spies = _start_profiles(workers, duration, work) if profile else []
         if profile and not spies:
             result.notes.append("py-spy not found: pip install py-spy into the venv to profile")
         time.sleep(max(0.0, t0 + warmup + duration - time.time()))
         result.cpu = meter.stop(duration)
+        result.pg_transactions = asyncio.run(pg_transactions(dbname)) - xacts
         if meter.lost.get("postgres"):
             result.notes.append(
                 f"{meter.lost['postgres']} PostgreSQL backends ended during the window (CPU not counted)"
