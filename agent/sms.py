@@ -49,7 +49,7 @@ class InboundText:
 
 @dataclass(frozen=True)
 class SmsOutcome:
-    kind: Literal["duplicate", "stop", "start", "help", "suppressed", "conversation"]
+    kind: Literal["duplicate", "in_progress", "stop", "start", "help", "suppressed", "conversation"]
     reply: str | None
     conversation_id: str | None = None
     sent: bool = False
@@ -67,12 +67,19 @@ class SmsChannel:
     clock: Callable[[], datetime]
 
     async def handle(self, msg: InboundText) -> SmsOutcome:
-        if not await self.state.claim(f"sms-in:{msg.message_sid}", IDEMPOTENCY_TTL):
+        key = f"sms-in:{msg.message_sid}"
+        if not await self.state.claim(key, IDEMPOTENCY_TTL):
+            if await self.state.get(key) != "done":
+                # The first delivery is still being processed (or just failed): don't tell Twilio
+                # "done" for a text that may never be recorded; a non-2xx lets it retry later.
+                return SmsOutcome(kind="in_progress", reply=None)
             SMS_INBOUND.labels(kind="duplicate").inc()
             return SmsOutcome(kind="duplicate", reply=None)
         try:
             async with self.state.lock(f"sms-contact:{msg.from_}", ttl_seconds=60, wait_seconds=30):
-                return await self._handle_locked(msg)
+                outcome = await self._handle_locked(msg)
+            await self.state.set(key, "done", IDEMPOTENCY_TTL)
+            return outcome
         except BaseException:
             # Processing failed: let Twilio's retry through (the store's unique MessageSid still
             # guarantees nothing is recorded twice).

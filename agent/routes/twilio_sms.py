@@ -49,6 +49,10 @@ async def sms_inbound(request: Request) -> Response:
         )
     )
     WEBHOOKS.labels(route="sms_inbound", result=outcome.kind).inc()
+    if outcome.kind == "in_progress":
+        raise HTTPException(
+            status_code=503, detail="this MessageSid is still being processed", headers={"Retry-After": "5"}
+        )
     WEBHOOK_LATENCY.labels(route="sms_inbound").observe(time.perf_counter() - started)
     return Response(content=empty_messaging_response(), media_type=TWIML)
 

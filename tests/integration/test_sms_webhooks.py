@@ -156,3 +156,17 @@ def test_twilio_not_configured_answers_503(tmp_path) -> None:
         )
         assert r.status_code == 503
         assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_retry_while_first_delivery_is_in_flight_is_not_acknowledged(app: App) -> None:
+    sid = f"SM{uuid.uuid4().hex}"
+    key = f"sms-in:{sid}"
+    assert app.run(app.runtime.state.claim(key, 60))  # the first delivery is mid-processing
+    r = app.text(PAYER.phone, "what do I owe?", sid=sid)
+    assert r.status_code == 503  # not "done": Twilio may retry; nothing recorded yet
+    assert _count_inbound(app, sid) == 0
+    app.run(app.runtime.state.release(key))  # the first delivery failed and released its claim
+    assert app.text(PAYER.phone, "what do I owe?", sid=sid).status_code == 200
+    assert _count_inbound(app, sid) == 1
+    assert app.text(PAYER.phone, "what do I owe?", sid=sid).status_code == 200  # now a plain duplicate
+    assert len(app.replies_to(PAYER.phone)) == 1
