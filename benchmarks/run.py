@@ -167,9 +167,14 @@ def main(argv: list[str] | None = None) -> int:
                     say=err.print,
                 )
                 sms.append(r)
-                if r.achieved:
+                if r.achieved >= 0.9 * r.rate:
                     r.notes.append(
                         f"{r.pg_transactions / (r.achieved * r.duration):.1f} PostgreSQL transactions per text"
+                    )
+                if r.deferred:
+                    r.notes.append(
+                        f"{r.deferred} replays arrived while their first delivery was still being processed: "
+                        "answered 503 + Retry-After and retried (then 200); latency counts the first answer"
                     )
                 if r.missing_inbound:
                     r.notes.append(

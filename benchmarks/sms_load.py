@@ -268,7 +268,8 @@ class SmsResult:
     latency: dict[str, float] = field(default_factory=dict)  # from the scheduled instant
     service: dict[str, float] = field(default_factory=dict)  # from the actual send
     generator_lag_ms: float = 0.0  # worst lateness of the load generator
-    errors: int = 0  # non-200 or failed, measured phase
+    errors: int = 0  # non-200 or failed in the end (after Retry-After retries), measured phase
+    deferred: int = 0  # requests first answered 503 "still processing" and retried (then 200)
     warmup_errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
     inbound_rows: int = 0
@@ -770,6 +771,7 @@ def _score(
     result.latency = summary_ms(r[3] - r[1] for _, r in measured)
     result.service = summary_ms(r[3] - r[2] for _, r in measured)
     result.generator_lag_ms = 1000 * max((r[2] - r[1] for _, r in measured), default=0.0)
+    result.deferred = sum(1 for _, r in measured if len(r) > 6 and r[6] > 0)
     kinds: Counter[str] = Counter()
     for m, r in zip(plan, rows, strict=True):
         if r[4] != 200:

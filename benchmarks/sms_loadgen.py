@@ -11,8 +11,10 @@ itself to the result (no coordinated omission); the time from the actual send is
 
 Plan: {"url", "public_base_url", "auth_token", "path", "timeout", "connections",
 "requests": [[t, message_sid, from, to, body], ...]} (sorted by t).
-Results: {"t0", "rows": [[index, scheduled, sent, done, status, error], ...]} with times in
-seconds relative to T0.
+Results: {"t0", "rows": [[index, scheduled, sent, done, status, error, retries], ...]} with times
+in seconds relative to T0; `done` is the first answer, `status` the last one: a 503 with
+Retry-After (the app still processing the same MessageSid) is sent again after that delay, up to
+MAX_RETRIES times, as Twilio would.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from urllib.parse import urlencode
 import aiohttp
 
 from tests.fakes.twilio_signing import sign_form
+
+MAX_RETRIES = 5
 
 
 def _signed(plan: dict[str, Any]) -> list[tuple[float, bytes, dict[str, str]]]:
@@ -57,21 +61,36 @@ async def _play(plan: dict[str, Any], signed: list[tuple[float, bytes, dict[str,
     url = plan["url"].rstrip("/") + plan["path"]
     rows: list[list[Any]] = [[] for _ in signed]
     timeout = aiohttp.ClientTimeout(total=float(plan.get("timeout", 30)))
-    connector = aiohttp.TCPConnector(limit=int(plan.get("connections", 512)), keepalive_timeout=30)
+    connector = aiohttp.TCPConnector(
+        limit=int(plan.get("connections", 512)), keepalive_timeout=3
+    )  # < uvicorn's 5 s: never reuse a connection the server is closing
     tasks: set[asyncio.Task[None]] = set()
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
-        async def send(i: int, t: float, body: bytes, headers: dict[str, str], m0: float) -> None:
-            sent = loop.time() - m0
-            status, error = -1, ""
+        async def post(body: bytes, headers: dict[str, str]) -> tuple[int, str, float]:
+            status, error, retry_after = -1, "", 0.0
             try:
                 async with session.post(url, data=body, headers=headers) as resp:
                     await resp.read()
                     status = resp.status
+                    if status == 503:
+                        retry_after = float(resp.headers.get("Retry-After", "0") or 0)
             except Exception as exc:  # every failure is a result, not a crash
                 error = type(exc).__name__
-            rows[i] = [i, t, sent, loop.time() - m0, status, error]
+            return status, error, retry_after
+
+        async def send(i: int, t: float, body: bytes, headers: dict[str, str], m0: float) -> None:
+            sent = loop.time() - m0
+            status, error, retry_after = await post(body, headers)
+            first_done = loop.time() - m0
+            retries = 0
+            # Like Twilio: a 503 with Retry-After ("still processing this MessageSid") is retried.
+            while status == 503 and retry_after > 0 and retries < MAX_RETRIES:
+                retries += 1
+                await asyncio.sleep(min(retry_after, 10.0))
+                status, error, retry_after = await post(body, headers)
+            rows[i] = [i, t, sent, first_done, status, error, retries]
 
         # Open a handful of connections before T0 so the first second is not all TCP handshakes.
         await asyncio.gather(
