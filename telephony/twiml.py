@@ -1,11 +1,14 @@
 """TwiML documents for webhook replies, built with twilio-python's ``twilio.twiml`` (escaping included).
 
-Messaging only for now; the voice builders (``<Connect><Stream>``, ``<Pay>``, ``<Dial>``) join later.
+Voice builders live beside the messaging ones; add ``<Pay>``/``<Dial>`` builders here too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Connect, VoiceResponse
 
 TWIML_MEDIA_TYPE = "application/xml"
 """Content type for TwiML responses (Twilio accepts ``text/xml`` and ``application/xml``)."""
@@ -22,4 +25,17 @@ def message_reply(body: str) -> str:
         raise ValueError("a TwiML <Message> reply needs a non-empty body")
     response = MessagingResponse()
     response.message(body)
+    return str(response)
+
+
+def connect_stream(url: str, *, action: str, parameters: Mapping[str, str]) -> str:
+    """``<Connect action=…><Stream url=…>`` with custom ``<Parameter>``s (bidirectional media stream)."""
+    if not url.startswith(("wss://", "ws://")):
+        raise ValueError("a media stream URL must be ws:// or wss://")
+    response = VoiceResponse()
+    connect = Connect(action=action, method="POST")
+    stream = connect.stream(url=url)
+    for name, value in parameters.items():
+        stream.parameter(name=name, value=value)
+    response.append(connect)
     return str(response)

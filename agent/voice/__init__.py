@@ -1,0 +1,1 @@
+"""The voice channel: media-stream grants, the voice session, call webhooks."""
