@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from policies.cadence import CadenceRules
+
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 AutomationMode = Literal["recommend", "assisted", "autonomous"]
 Channel = Literal["voice", "sms", "email"]
@@ -234,6 +236,13 @@ class PaymentRules(_Strict):
     min_partial_payment: Money = Decimal("25.00")
     link_expiry_minutes: int = Field(default=60 * 24, ge=30, le=60 * 24)
     promise_max_days_out: int = Field(default=30, ge=1, le=120)
+    # card payments on a call (Twilio <Pay>) and self-charging plans (docs/payments.md)
+    pay_connector: str = Field(default="Default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    currency: str = Field(default="usd", pattern=r"^[a-z]{3}$")
+    installment_reminder_days: int = Field(default=3, ge=0, le=14)
+    installment_retry_hours: int = Field(default=48, ge=1, le=24 * 14)
+    promise_grace_days: int = Field(default=3, ge=0, le=30)
+    receipts_by_sms: bool = True
 
 
 class ScoringWeights(_Strict):
@@ -278,6 +287,7 @@ class PracticePolicy(_Strict):
     transfer: Transfer = Transfer()
     sms: Sms = Sms()
     automation_mode: AutomationMode = "recommend"
+    cadence: CadenceRules = CadenceRules()
 
 
 class PolicyError(ValueError):
