@@ -4,6 +4,15 @@ The pipeline decides *whether* and *when*; a channel only delivers. Every channe
 already-gated :class:`ContactRequest` whose ``attempt_id`` is the durable attempt row id and must be
 used as the vendor idempotency key, and answers with a :class:`DispatchResult` whose ``detail``
 is machine-readable and carries no PHI.
+
+Counting: a channel that returns SENT (or, for a call, reaches ``initiated``) records the counted
+``ContactAttemptRow`` itself (``records.record_attempt``, idempotent on its provider id), so each
+attempt counts once toward the caps; the pipeline never writes contact attempts. TRANSIENT is
+retried with backoff on the same ``attempt_id``; PERMANENT and BLOCKED never are.
+
+Registration: ``agent.outreach.service.build_channels`` uses SMS (``GuardedSms``) always and the
+e-mail / voice channels when their modules expose ``make_email_channel(runtime)`` /
+``make_voice_channel(runtime)`` and the vendor is configured.
 """
 
 from __future__ import annotations
