@@ -25,6 +25,7 @@ __all__ = [
     "Final",
     "Partial",
     "SpeechEvent",
+    "SpeechProviderError",
     "SpeechStarted",
     "SpeechToText",
     "TextToSpeech",
@@ -59,6 +60,14 @@ class UtteranceEnd:
 
 
 SpeechEvent = SpeechStarted | Partial | Final | UtteranceEnd
+
+
+class SpeechProviderError(RuntimeError):
+    """A speech provider failed (connect refused, socket lost after retries, provider error message).
+
+    Raised by ``start``/``events()`` of a streaming STT and by ``synthesize`` of a TTS, so the voice
+    session can switch to its fallback (local speech, or a transfer) instead of leaving dead air.
+    """
 
 
 @runtime_checkable
