@@ -6,6 +6,7 @@ import hmac
 
 from fastapi import Header, HTTPException, Request, status
 
+from agent.console.auth import authorize, session_of
 from agent.runtime import Runtime
 
 
@@ -14,16 +15,20 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def require_api_auth(request: Request, authorization: str | None = Header(default=None)) -> None:
-    """`Authorization: Bearer $BALANCELINE_API_TOKEN` (console sessions are accepted once the console exists)."""
+async def require_api_auth(request: Request, authorization: str | None = Header(default=None)) -> None:
+    """`Authorization: Bearer $BALANCELINE_API_TOKEN` (machines: full access), or a console session
+    cookie whose role may use this route (agent.console.access), with the CSRF header on writes."""
     runtime = get_runtime(request)
     token = runtime.settings.api_token
     if authorization and token is not None:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), token.get_secret_value()):
             return
+    if not authorization and (staff := await session_of(runtime, request.cookies)) is not None:
+        await authorize(request, staff)
+        return
     raise HTTPException(
         status_code=status.HTTP_401_UNAUTHORIZED,
-        detail="authentication required: send Authorization: Bearer <BALANCELINE_API_TOKEN>",
+        detail="authentication required: send Authorization: Bearer <BALANCELINE_API_TOKEN> or sign in at /console/login",
         headers={"WWW-Authenticate": "Bearer"},
     )

@@ -1,0 +1,1 @@
+"""The staff console: server-rendered pages, access control, live updates, the try-it pages."""
