@@ -16,6 +16,7 @@ from typing import Literal
 from agent.logs import get_logger
 from agent.metrics import COMPLIANCE_BLOCKS, SMS_SENT
 from agent.store.records import SqlRecords
+from agent.store.writes import WriteBatch
 from pms.protocol import PmsAdapter
 from policies import compliance
 from policies.config import PracticePolicy
@@ -49,67 +50,84 @@ class GuardedSms:
         conversation_id: str | None = None,
     ) -> SendResult:
         """Send one text if allowed; `tools.context.Messenger` for tools (agent-initiated)."""
+        return await self.send(
+            patient_id=patient_id,
+            to=to,
+            body=body,
+            purpose=purpose,
+            initiated_by=initiated_by,
+            conversation_id=conversation_id,
+        )
+
+    async def send(
+        self,
+        *,
+        patient_id: str | None,
+        to: str,
+        body: str,
+        purpose: str,
+        initiated_by: Literal["agent", "patient_reply", "staff"] = "agent",
+        conversation_id: str | None = None,
+        before: WriteBatch | None = None,
+        after: WriteBatch | None = None,
+    ) -> SendResult:
+        """`send_sms`, plus the caller's rows: `before` commits in the transaction that checks the
+        suppression ledger (so it is durable before anything goes out), `after` with the record of
+        the send (message + attempt), or of why nothing was sent."""
         now = self.clock()
-        if purpose not in _BYPASS_SUPPRESSION and await self.records.is_suppressed(to, "sms"):
-            SMS_SENT.labels(result="suppressed").inc()
-            await self.records.audit(
+        before = before or self.records.batch(now)
+        after = after or self.records.batch(now)
+
+        def blocked(batch: WriteBatch) -> None:
+            batch.audit(
                 "sms.blocked",
                 patient_id=patient_id,
                 conversation_id=conversation_id,
                 detail={"reason": "suppressed"},
             )
+
+        check = None if purpose in _BYPASS_SUPPRESSION else to
+        if await self.records.apply(before, check_suppression=check, if_suppressed=blocked):
+            SMS_SENT.labels(result="suppressed").inc()
+            await self.records.apply(after)
             return SendResult(sent=False, reason="suppressed")
         counted = initiated_by == "agent"
         guarantor_id: str | None = None
         if counted:
-            patient = await self.pms.get_patient(patient_id) if patient_id else None
-            if patient is None:
-                return SendResult(sent=False, reason="blocked:unknown_patient")
-            guarantor_id = patient.guarantor_id
-            account = await self.pms.get_account(guarantor_id)
-            history = await self.records.contact_history(guarantor_id, now=now)
-            action = ContactAction(channel="sms", to=to, purpose=_purpose(purpose), initiated_by="agent")
-            decision = compliance.check(action, patient, account, history, self.policy, now)
-            await self.records.audit(
-                "compliance.decision",
-                patient_id=patient_id,
-                conversation_id=conversation_id,
-                detail={
-                    "channel": "sms",
-                    "purpose": purpose,
-                    "allowed": decision.allowed,
-                    "reason": decision.reason,
-                    "next_allowed_at": decision.next_allowed_at.isoformat()
-                    if decision.next_allowed_at
-                    else None,
-                },
-            )
-            if not decision.allowed:
-                COMPLIANCE_BLOCKS.labels(reason=decision.reason.split(":")[0]).inc()
-                return SendResult(sent=False, reason=f"blocked:{decision.reason}")
+            gate = await self._gate(patient_id, to, purpose, conversation_id, now)
+            if isinstance(gate, SendResult):
+                await self.records.apply(after)
+                return gate
+            guarantor_id = gate
         outcome = await self.sender.send(to, body)
+        after.at = self.clock()
         if outcome.opted_out:
             SMS_SENT.labels(result="opted_out").inc()
-            await self.records.add_suppression(
+            after.ledger_entry(
                 patient_id=patient_id,
                 value=to,
-                scope=SuppressionScope.SMS,
+                scope=SuppressionScope.SMS.value,
+                action="opt_out",
+                basis=None,
                 reason="twilio_21610",
                 source="twilio",
             )
+            await self.records.apply(after)
             return SendResult(sent=False, reason="opted_out_21610")
         if not outcome.sent:
             SMS_SENT.labels(result="error").inc()
             log.warning("sms_send_failed", error_code=outcome.error_code, permanent=outcome.permanent)
-            await self.records.audit(
+            after.audit(
                 "sms.failed",
                 patient_id=patient_id,
                 conversation_id=conversation_id,
                 detail={"error_code": outcome.error_code, "permanent": outcome.permanent},
             )
-            return SendResult(sent=False, reason="error")
+            await self.records.apply(after)
+            # "error" = transient (retry may help), "error_permanent" = never retry (outreach relies on it)
+            return SendResult(sent=False, reason="error_permanent" if outcome.permanent else "error")
         SMS_SENT.labels(result="sent").inc()
-        await self.records.add_message(
+        after.message(
             conversation_id=conversation_id,
             direction="out",
             channel="sms",
@@ -117,7 +135,7 @@ class GuardedSms:
             provider_sid=outcome.sid,
             status=outcome.status or "queued",
         )
-        await self.records.record_attempt(
+        after.attempt(
             patient_id=patient_id,
             guarantor_id=guarantor_id,
             channel="sms",
@@ -126,7 +144,37 @@ class GuardedSms:
             counted=counted,
             provider_sid=outcome.sid,
         )
+        await self.records.apply(after)
         return SendResult(sent=True, provider_id=outcome.sid)
+
+    async def _gate(
+        self, patient_id: str | None, to: str, purpose: str, conversation_id: str | None, now: datetime
+    ) -> str | SendResult:
+        """The compliance gate for an agent-initiated text (decision audited): the guarantor id if
+        allowed, else the refusal."""
+        patient = await self.pms.get_patient(patient_id) if patient_id else None
+        if patient is None:
+            return SendResult(sent=False, reason="blocked:unknown_patient")
+        account = await self.pms.get_account(patient.guarantor_id)
+        history = await self.records.contact_history(patient.guarantor_id, now=now)
+        action = ContactAction(channel="sms", to=to, purpose=_purpose(purpose), initiated_by="agent")
+        decision = compliance.check(action, patient, account, history, self.policy, now)
+        await self.records.audit(
+            "compliance.decision",
+            patient_id=patient_id,
+            conversation_id=conversation_id,
+            detail={
+                "channel": "sms",
+                "purpose": purpose,
+                "allowed": decision.allowed,
+                "reason": decision.reason,
+                "next_allowed_at": decision.next_allowed_at.isoformat() if decision.next_allowed_at else None,
+            },
+        )
+        if not decision.allowed:
+            COMPLIANCE_BLOCKS.labels(reason=decision.reason.split(":")[0]).inc()
+            return SendResult(sent=False, reason=f"blocked:{decision.reason}")
+        return patient.guarantor_id
 
 
 @dataclass

@@ -73,10 +73,13 @@ class AutomationRules(_Strict):
     assisted_auto_purposes: list[str] = Field(
         default_factory=lambda: ["balance_reminder", "promise_reminder"]
     )
-    assisted_auto_channels: list[Channel] = Field(default_factory=lambda: ["sms", "email"])
+    assisted_auto_channels: list[Channel] = Field(default_factory=lambda: list[Channel](["sms", "email"]))
     assisted_max_balance: Money = Decimal("500.00")
     autonomous_max_balance: Money = Decimal("5000.00")
     autonomous_max_broken_promises: int = Field(default=1, ge=0)
+
+
+_SEND_TIMES: dict[Channel, time] = {"sms": time(10, 0), "email": time(9, 0), "voice": time(17, 30)}
 
 
 class CadenceRules(_Strict):
@@ -88,9 +91,8 @@ class CadenceRules(_Strict):
     pause_after_response_days: int = Field(default=7, ge=0, le=60)
     human_review_after_days: int = Field(default=90, ge=1)
     human_review_after_unanswered: int = Field(default=4, ge=1)
-    send_times: dict[Channel, time] = Field(
-        default_factory=lambda: {"sms": time(10, 0), "email": time(9, 0), "voice": time(17, 30)}
-    )
+    send_times: dict[Channel, time] = Field(default_factory=lambda: _SEND_TIMES.copy())
+    min_hours_between_contacts: int = Field(default=20, ge=0, le=168)
     max_dispatch_tries: int = Field(default=4, ge=1, le=10)
     retry_backoff_seconds: int = Field(default=300, ge=1)
     automation: AutomationRules = AutomationRules()
@@ -242,7 +244,7 @@ def _channels(spec: ChannelSpec, s: CadenceState, digital: tuple[Channel, ...]) 
 
 def _why(rule: CadenceStep, segment: str, s: CadenceState, rules: CadenceRules) -> str:
     limit = rules.small_balance_below
-    seg = f"balance below ${limit}" if segment == "small" else f"balance ${limit} or more"
+    seg = f"balance below ${limit:,.2f}" if segment == "small" else f"balance ${limit:,.2f} or more"
     if rule.day == 0:
         return f"{rule.key}: {seg}, first contact of the cycle ({rule.purpose})"
     return f"{rule.key}: no response {rule.day} days into the cycle ({rule.purpose})"
@@ -254,7 +256,9 @@ def _promise_step(
     for p in sorted(s.promises, key=lambda p: p.due_on):
         if p.broken:
             key = f"broken_promise:{p.promise_id}"
-            if key in done or not digital:
+            # Only promises broken around this cycle get a follow-up (not one from a year ago).
+            stale = p.due_on < s.cycle_started_on - timedelta(days=30)
+            if key in done or not digital or stale:
                 continue
             due = p.due_on + timedelta(days=rules.broken_promise_followup_days)
             kind: StepKind = "contact" if due <= s.today else "wait"

@@ -1,0 +1,335 @@
+"""The daily outreach pipeline: A/R -> tier -> cadence step -> compliance gate -> scheduled job.
+
+`Planner.plan(now)` walks every account with a balance (paged from the PMS), prioritises it
+(`scoring.prioritise`), computes its next cadence step (`cadence.next_step`), picks the first
+candidate channel and destination the gate does not block for good, and schedules the contact at
+the step's preferred patient-local time or the gate's next allowed instant after it. With
+`persist=True` the contact becomes an `outreach_jobs` row (scheduled, or awaiting approval by the
+automation mode) and human-review steps become one staff task per cycle. The returned
+`WorkItem`s are the worklist (`GET /api/worklist`, `balanceline outreach plan`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agent.logs import get_logger
+from agent.outreach.facts import AccountFacts, gather, line_type, promise_is_broken
+from agent.store.outreach import Cycle, OutreachJob, OutreachStore, PlannedJob
+from agent.store.records import SqlRecords
+from pms.protocol import PmsAdapter
+from pms.types import AccountSummary, ContactPoint, Patient
+from policies import cadence, compliance, scoring
+from policies.config import PracticePolicy
+from policies.timezones import resolve_zones, zone
+from policies.types import Channel, ContactAction, Decision, Priority, Tier
+from policies.windows import local_instant
+
+log = get_logger(__name__)
+
+DONE_STATES = frozenset({"sent", "rejected", "failed_permanent", "failed_transient", "unknown"})
+OPEN = frozenset({"awaiting_approval", "scheduled", "dispatching"})
+_MAX_RESCHEDULES = 6
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    patient_id: str
+    tier: str
+    score: float
+    reasons: tuple[str, ...]
+    step: cadence.Step
+    channel: str | None = None
+    to: str | None = None
+    at: datetime | None = None
+    decision: Decision | None = None
+    status: str = "none"  # scheduled | awaiting_approval | open_job | waiting | review | blocked | none
+    job_id: str | None = None
+
+    @property
+    def purpose(self) -> str:
+        return self.step.purpose
+
+
+@dataclass
+class PlanSummary:
+    items: list[WorkItem] = field(default_factory=list)
+    created: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for i in self.items if i.status == status)
+
+
+def approval_needed(
+    policy: PracticePolicy, channel: str, purpose: str, balance: Decimal, broken: int
+) -> bool:
+    """The automation mode's answer: must staff approve this contact before it goes out?"""
+    mode, auto = policy.automation_mode, policy.cadence.automation
+    if mode == "recommend":
+        return True
+    if mode == "assisted":
+        return not (
+            purpose in auto.assisted_auto_purposes
+            and channel in auto.assisted_auto_channels
+            and balance <= auto.assisted_max_balance
+        )
+    return balance > auto.autonomous_max_balance or broken > auto.autonomous_max_broken_promises
+
+
+def cadence_state(
+    facts: AccountFacts,
+    priority: Priority,
+    cycle: Cycle,
+    jobs: list[OutreachJob],
+    policy: PracticePolicy,
+    today: date,
+    channels: frozenset[str] = frozenset({"sms", "email", "voice"}),
+) -> cadence.CadenceState:
+    """The cadence's view of one account: what this cycle already did and how the patient answered."""
+    acc, h = facts.account, facts.history
+    g = acc.guarantor
+    tz = zone(policy.practice.timezone)
+    responses = [t for t in (h.last_response_at, h.last_payment_at) if t is not None]
+    last_response = max(responses, default=None)
+    done: list[tuple[str, date]] = []
+    last_digital: Channel | None = None
+    unanswered = 0
+    for j in jobs:
+        if j.state not in DONE_STATES:
+            continue
+        when = (j.sent_at or j.due_at).astimezone(tz).date()
+        done.append((j.step_key, when))
+        if j.state == "sent":
+            if j.channel in ("sms", "email"):
+                last_digital = j.channel  # type: ignore[assignment]
+            if last_response is None or (j.sent_at and j.sent_at > last_response):
+                unanswered += 1
+    views = tuple(
+        cadence.PromiseView(
+            p.promise_id,
+            p.due_on,
+            broken=promise_is_broken(p, facts.payments, today, tz),
+            open=p.status == "open" and p.due_on >= today,
+        )
+        for p in facts.promises
+    )
+    return cadence.CadenceState(
+        today=today,
+        tier=priority.tier,
+        tier_reasons=priority.reasons,
+        balance=acc.aging.patient_balance,
+        cycle_started_on=cycle.started_on,
+        done=tuple(done),
+        last_digital=last_digital,
+        unanswered=unanswered,
+        last_response_on=last_response.astimezone(tz).date() if last_response else None,
+        promises=views,
+        on_current_plan=h.active_plan_current,
+        preferred_digital="email" if g.preferred_contact == "email" else "sms",
+        has_sms="sms" in channels and any(c.kind == "mobile" for c in g.phones),
+        has_email="email" in channels and bool(g.emails),
+        has_phone="voice" in channels and bool(g.phones),
+        balance_age_days=scoring.days_old(acc, today),
+    )
+
+
+def _targets(g: Patient, channel: Channel) -> list[ContactPoint]:
+    if channel == "email":
+        return list(g.emails)
+    phones = sorted(g.phones, key=lambda c: (not c.is_preferred, c.kind != "mobile"))
+    return [c for c in phones if c.kind == "mobile"] if channel == "sms" else phones
+
+
+def schedule(
+    action: ContactAction, facts: AccountFacts, policy: PracticePolicy, start: datetime
+) -> tuple[Decision, datetime | None]:
+    """The gate's decision at `start` and the first instant from `start` at which it allows the contact."""
+    g, acc, h = facts.account.guarantor, facts.account, facts.history
+    first = compliance.check(action, g, acc, h, policy, start)
+    d, t = first, start
+    for _ in range(_MAX_RESCHEDULES):
+        if d.allowed:
+            return first, t
+        if d.next_allowed_at is None:
+            return first, None
+        t = d.next_allowed_at
+        d = compliance.check(action, g, acc, h, policy, t)
+    return first, None
+
+
+def preferred_start(
+    g: Patient, channel: Channel, due: date, policy: PracticePolicy, now: datetime, to: str | None
+) -> datetime:
+    res = resolve_zones(g, to if channel != "email" else None, policy)
+    tz = zone(res.primary or policy.practice.timezone)
+    at = policy.cadence.send_times.get(channel)
+    start = local_instant(due, (at.hour * 3600 + at.minute * 60) if at else 0, tz)
+    return max(start, now)
+
+
+def choose_contact(
+    step: cadence.Step, facts: AccountFacts, policy: PracticePolicy, now: datetime
+) -> tuple[Channel | None, ContactPoint | None, datetime | None, Decision | None]:
+    """First (channel, destination) of the step the gate does not block for good, and when."""
+    g = facts.account.guarantor
+    first_block: tuple[Channel, ContactPoint, Decision] | None = None
+    due = step.due_on or now.date()
+    for ch in step.channels:
+        for c in _targets(g, ch):
+            action = ContactAction(channel=ch, to=c.value, purpose=_gate_purpose(step.purpose),
+                                   line_type=line_type(c.kind))  # fmt: skip
+            start = preferred_start(g, ch, due, policy, now, c.value)
+            decision, at = schedule(action, facts, policy, start)
+            if at is not None:
+                return ch, c, at, decision
+            if first_block is None:
+                first_block = (ch, c, decision)
+    if first_block is None:
+        return None, None, None, None
+    return first_block[0], first_block[1], None, first_block[2]
+
+
+def _gate_purpose(purpose: str) -> compliance.Purpose:
+    if purpose == "promise_reminder":
+        return "promise_reminder"
+    return "balance"
+
+
+def _not_contacting(reason: str) -> Decision:
+    return Decision(False, reason, None, "No contact is planned for this account now.")
+
+
+class Planner:
+    def __init__(
+        self,
+        *,
+        pms: PmsAdapter,
+        records: SqlRecords,
+        store: OutreachStore,
+        policy: PracticePolicy,
+        clock: Callable[[], datetime],
+        channels: frozenset[str] = frozenset({"sms", "email", "voice"}),
+    ) -> None:
+        self.pms, self.records, self.store, self.policy, self.clock = pms, records, store, policy, clock
+        self.channels = channels
+        self.tz = ZoneInfo(policy.practice.timezone)
+
+    async def accounts(self, page_size: int = 500) -> list[AccountSummary]:
+        out: list[AccountSummary] = []
+        offset = 0
+        while True:
+            page = await self.pms.list_accounts(has_balance=True, limit=page_size, offset=offset)
+            out.extend(page.items)
+            offset += len(page.items)
+            if not page.items or (page.total is not None and offset >= page.total):
+                return out
+
+    async def plan(
+        self,
+        *,
+        persist: bool = True,
+        now: datetime | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> PlanSummary:
+        now = now or self.clock()
+        today = now.astimezone(self.tz).date()
+        practice_id = self.policy.practice.practice_id
+        accounts = await self.accounts()
+        balances = {a.patient_id: a.aging.patient_balance for a in accounts}
+        cycles = await self.store.cycles(practice_id, balances, today) if persist else {}
+        jobs = await self.store.jobs_by_cycle([c.cycle_id for c in cycles.values()]) if cycles else {}
+        summary = PlanSummary()
+        for i, acc in enumerate(accounts):
+            facts = await gather(self.pms, self.records, acc, now, self.tz)
+            cycle = cycles.get(acc.patient_id) or Cycle("preview", today, None)
+            item = await self._plan_one(facts, cycle, jobs.get(cycle.cycle_id, []), now, today, persist)
+            summary.items.append(item)
+            if item.status in ("scheduled", "awaiting_approval") and item.job_id:
+                summary.created += 1
+            if progress is not None:
+                progress(i + 1, len(accounts))
+        log.info("outreach_planned", accounts=len(accounts), jobs=summary.created)
+        return summary
+
+    async def _review(
+        self, gid: str, cycle: Cycle, priority: Priority, step: cadence.Step, persist: bool
+    ) -> None:
+        """One staff task per account and cycle."""
+        if not persist or cycle.review_task_id is not None or priority.tier == Tier.DO_NOT_CONTACT:
+            return
+        task = await self.records.create_staff_task(
+            kind="outreach_review",
+            patient_id=gid,
+            conversation_id=None,
+            summary="Outreach needs a person: " + "; ".join(step.reasons[:3]),
+            context={"tier": priority.tier.value, "reasons": list(step.reasons)},
+        )
+        await self.store.set_review_task(self.policy.practice.practice_id, gid, task)
+
+    async def _plan_one(
+        self, facts: AccountFacts, cycle: Cycle, jobs: list[OutreachJob], now: datetime, today: date,
+        persist: bool,
+    ) -> WorkItem:  # fmt: skip
+        acc = facts.account
+        gid = acc.patient_id
+        priority = scoring.prioritise(acc, facts.history, self.policy, today)
+
+        def mk(step: cadence.Step, **kw: Any) -> WorkItem:
+            return WorkItem(gid, priority.tier.value, priority.score, priority.reasons, step, **kw)
+
+        open_job = next((j for j in jobs if j.state in OPEN), None)
+        if open_job is not None:
+            step = cadence.Step("contact", open_job.step_key, (open_job.channel,), open_job.purpose,  # type: ignore[arg-type]
+                                open_job.due_at.date(), open_job.reasons)  # fmt: skip
+            return mk(step, channel=open_job.channel, to=open_job.to, at=open_job.due_at,
+                            decision=Decision(True, "ok", None, "Already planned."), status="open_job",
+                            job_id=open_job.job_id)  # fmt: skip
+        state = cadence_state(facts, priority, cycle, jobs, self.policy, today, self.channels)
+        skipped: list[str] = []
+        blocked: WorkItem | None = None
+        for _ in range(len(self.policy.cadence.steps) + 2):
+            step = cadence.next_step(state, self.policy.cadence)
+            if skipped:
+                step = replace(step, reasons=(*step.reasons, *skipped))
+            if step.kind == "none":
+                return blocked or mk(step, decision=_not_contacting("not_eligible"), status="none")
+            if step.kind == "wait":
+                return mk(step, decision=_not_contacting("not_due"), status="waiting")
+            if step.kind == "review":
+                await self._review(gid, cycle, priority, step, persist)
+                return mk(step, channel="staff", decision=_not_contacting("human_review"), status="review")
+            channel, contact, at, decision = choose_contact(step, facts, self.policy, now)
+            if channel is not None and contact is not None and at is not None:
+                break
+            # Blocked for good on every candidate channel: skip the step (explained) and try the next.
+            why = decision.reason if decision is not None else "no_destination"
+            skipped.append(f"{step.key} skipped: {'/'.join(step.channels) or 'no channel'} blocked ({why})")
+            if blocked is None:
+                blocked = mk(step, channel=channel, to=contact.value if contact else None,
+                             decision=decision or _not_contacting("no_destination"), status="blocked")  # fmt: skip
+            state = replace(state, done=(*state.done, (step.key, today)))
+        else:
+            return blocked or mk(step, decision=_not_contacting("no_destination"), status="blocked")
+        assert channel is not None and contact is not None and at is not None
+        needs = approval_needed(self.policy, channel, step.purpose, acc.aging.patient_balance,
+                                facts.history.broken_promises)  # fmt: skip
+        status = "awaiting_approval" if needs else "scheduled"
+        job_id = None
+        if persist:
+            job_id = await self.store.save_planned(
+                PlannedJob(
+                    dedupe_key=f"{self.policy.practice.practice_id}|{gid}|{cycle.cycle_id}|{step.key}",
+                    practice_id=self.policy.practice.practice_id, guarantor_id=gid, cycle_id=cycle.cycle_id,
+                    step_key=step.key, channel=channel, to=contact.value, line_type=line_type(contact.kind),
+                    purpose=step.purpose, tier=priority.tier.value, score=priority.score,
+                    reasons=step.reasons, balance=acc.aging.patient_balance, plan_date=today, due_at=at,
+                    approval="required" if needs else "auto",
+                )
+            )  # fmt: skip
+        return mk(step, channel=channel, to=contact.value, at=at, decision=decision,
+                        status=status, job_id=job_id)  # fmt: skip

@@ -1,0 +1,166 @@
+"""Outreach wired to a runtime: channels, planner, dispatcher, the incremental A/R sync and one tick.
+
+`OutreachService.tick()` is what both runners call: sweep jobs whose worker died, apply the PMS
+changes since the last cursor (cancel open jobs of accounts that no longer owe), plan once per
+practice-local day (the daily pipeline), then dispatch every due job. The embedded default runs
+it in-process (`run_in_process`, from `Runtime.start_background` when there is no Redis); with
+Redis, `balanceline worker` runs arq workers (`agent.outreach.jobs`) that share the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from agent.logs import get_logger
+from agent.outreach.channels import OutreachChannel
+from agent.outreach.dispatcher import Dispatcher
+from agent.outreach.planner import Planner, PlanSummary
+from agent.outreach.sms_channel import SmsOutreachChannel
+from agent.state.base import SharedState
+from agent.store.outreach import OutreachStore
+from agent.store.records import SqlRecords
+from pms.protocol import PmsAdapter
+from policies.config import PracticePolicy
+
+if TYPE_CHECKING:
+    from agent.runtime import Runtime
+
+log = get_logger(__name__)
+
+LEASE_SECONDS = 600.0  # a job still "dispatching" after this long lost its worker
+_OPTIONAL = (("email", "agent.outreach.email_channel", "make_email_channel"),
+             ("voice", "agent.outreach.voice_channel", "make_voice_channel"))  # fmt: skip
+
+
+def build_channels(runtime: Runtime) -> dict[str, OutreachChannel]:
+    """SMS always (the guarded path; a local outbox in the embedded default); e-mail and voice when
+    their channel module exists and the vendor is configured."""
+    channels: dict[str, OutreachChannel] = {"sms": SmsOutreachChannel(runtime.outbound_sms, runtime.policy)}
+    configured = {"email": runtime.settings.email_configured, "voice": runtime.settings.twilio_configured}
+    for name, module, factory in _OPTIONAL:
+        if not configured[name]:
+            continue
+        try:
+            make = getattr(importlib.import_module(module), factory)
+        except (ImportError, AttributeError):
+            continue
+        channels[name] = make(runtime)
+    return channels
+
+
+@dataclass
+class OutreachService:
+    pms: PmsAdapter
+    records: SqlRecords
+    store: OutreachStore
+    state: SharedState
+    policy: PracticePolicy
+    channels: dict[str, OutreachChannel]
+    clock: Callable[[], datetime]
+    worker: str | None = None
+    _planned_on: date | None = field(default=None, init=False)
+
+    @classmethod
+    def from_runtime(
+        cls,
+        runtime: Runtime,
+        *,
+        channels: dict[str, OutreachChannel] | None = None,
+        worker: str | None = None,
+    ) -> OutreachService:
+        return cls(
+            pms=runtime.pms,
+            records=runtime.records,
+            store=OutreachStore(runtime.sessions, runtime.clock),
+            state=runtime.state,
+            policy=runtime.policy,
+            channels=build_channels(runtime) if channels is None else channels,
+            clock=runtime.clock,
+            worker=worker,
+        )
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.policy.practice.timezone)
+
+    def planner(self) -> Planner:
+        return Planner(pms=self.pms, records=self.records, store=self.store, policy=self.policy,
+                       clock=self.clock, channels=frozenset(self.channels))  # fmt: skip
+
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher(store=self.store, records=self.records, pms=self.pms, state=self.state,
+                          policy=self.policy, channels=self.channels, clock=self.clock, worker=self.worker)  # fmt: skip
+
+    async def plan(
+        self, *, persist: bool = True, progress: Callable[[int, int], None] | None = None
+    ) -> PlanSummary:
+        """The daily pipeline, under a practice-wide lock so two workers never plan at once."""
+        async with self.state.lock(
+            f"outreach:plan:{self.policy.practice.practice_id}", ttl_seconds=600, wait_seconds=600
+        ):
+            summary = await self.planner().plan(persist=persist, progress=progress)
+        if persist:
+            self._planned_on = self.clock().astimezone(self.tz).date()
+        return summary
+
+    async def sync_changes(self) -> int:
+        """Incremental A/R sync: open jobs of accounts that changed and no longer owe are cancelled
+        (the dispatcher re-checks everything else). Returns the number of accounts looked at."""
+        if not self.pms.capabilities().changes_since:
+            return 0
+        practice_id = self.policy.practice.practice_id
+        cursor = await self.store.get_cursor(practice_id)
+        changes = await self.pms.changes_since(cursor)
+        if cursor is not None:
+            open_ids = {
+                j.guarantor_id for j in await self.store.list_jobs(states=("scheduled", "awaiting_approval"))
+            }
+            for gid in changes.guarantor_ids:
+                if gid not in open_ids:
+                    continue
+                account = await self.pms.get_account(gid)
+                if account is None or account.aging.patient_balance <= 0:
+                    await self.store.cancel_open(gid, reason="balance_cleared")
+        await self.store.set_cursor(practice_id, changes.cursor)
+        return len(changes.guarantor_ids)
+
+    async def tick(self, *, plan: bool = True) -> Counter[str]:
+        """One pass of the runner: sweep, sync, plan once per local day, dispatch what is due."""
+        await self.store.sweep_stale(LEASE_SECONDS)
+        await self.sync_changes()
+        today = self.clock().astimezone(self.tz).date()
+        if plan and self._planned_on != today:
+            await self.plan()
+        return await self.dispatcher().run_due()
+
+
+async def run_in_process(service: OutreachService, stop: asyncio.Event, interval: float = 30.0) -> None:
+    """The embedded default's runner: `tick()` every `interval` seconds until `stop` is set."""
+    log.info("outreach_runner_started", interval=interval, channels=sorted(service.channels))
+    while not stop.is_set():
+        try:
+            outcomes = await service.tick()
+            if outcomes:
+                log.info("outreach_tick", **{k: int(v) for k, v in outcomes.items()})
+        except Exception:
+            log.exception("outreach_tick_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
+def start_in_process(
+    runtime: Runtime, stop: asyncio.Event, interval: float = 30.0
+) -> list[asyncio.Task[None]]:
+    """The task `Runtime.start_background` adds for the embedded default (with Redis, arq workers
+    started by `balanceline worker` do this instead)."""
+    if runtime.settings.redis_url:
+        return []
+    return [asyncio.create_task(run_in_process(OutreachService.from_runtime(runtime), stop, interval))]

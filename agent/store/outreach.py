@@ -1,0 +1,389 @@
+"""`OutreachStore`: outreach jobs (the durable attempt rows), collection cycles and sync cursors.
+
+A job is claimed by exactly one worker with a conditional UPDATE (`scheduled -> dispatching`,
+rowcount 1 wins), on SQLite and PostgreSQL alike, however many workers race for it. Every state
+change that matters (approval, dispatch outcome) writes an audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from agent.store.base import StoreBase, upsert
+from agent.store.models import new_id
+from agent.store.models_outreach import OPEN_STATES, OutreachAccountRow, OutreachCursorRow, OutreachJobRow
+
+
+@dataclass(frozen=True, slots=True)
+class OutreachJob:
+    job_id: str
+    practice_id: str
+    guarantor_id: str
+    cycle_id: str
+    step_key: str
+    channel: str
+    to: str
+    line_type: str
+    purpose: str
+    tier: str
+    score: float
+    reasons: tuple[str, ...]
+    balance: Decimal
+    plan_date: date
+    due_at: datetime
+    state: str
+    approval: str
+    tries: int
+    provider_ref: str | None
+    detail: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    cycle_id: str
+    started_on: date
+    review_task_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedJob:
+    """What the planner asks the store to keep (id and timestamps are the store's)."""
+
+    dedupe_key: str
+    practice_id: str
+    guarantor_id: str
+    cycle_id: str
+    step_key: str
+    channel: str
+    to: str
+    line_type: str
+    purpose: str
+    tier: str
+    score: float
+    reasons: tuple[str, ...]
+    balance: Decimal
+    plan_date: date
+    due_at: datetime
+    approval: str  # auto | required
+
+
+def _job(r: OutreachJobRow) -> OutreachJob:
+    return OutreachJob(
+        r.id, r.practice_id, r.guarantor_id, r.cycle_id, r.step_key, r.channel, r.to, r.line_type,
+        r.purpose, r.tier, r.score, tuple(r.reasons or ()), r.balance, r.plan_date, r.due_at, r.state,
+        r.approval, r.tries, r.provider_ref, r.detail, r.created_at, r.sent_at,
+    )  # fmt: skip
+
+
+# Planning may revive a job of the same step that ended without contacting anyone for a reason that
+# can change (the gate said "not now" at dispatch, a payment posted, the worker died before the send).
+REVIVABLE = ("blocked", "cancelled")
+
+
+class OutreachStore(StoreBase):
+    # ---- cycles --------------------------------------------------------------------------------
+
+    async def cycles(self, practice_id: str, balances: dict[str, Decimal], today: date) -> dict[str, Cycle]:
+        """The current cycle of every account in `balances`; a new one starts when an account that
+        was clear (or unknown) owes again. Balances are remembered for the next call."""
+        now = self._now()
+        out: dict[str, Cycle] = {}
+        ids = list(balances)
+        async with self._tx() as s:
+            rows: dict[str, OutreachAccountRow] = {}
+            for chunk in _chunks(ids, 500):
+                found = await s.scalars(
+                    select(OutreachAccountRow).where(
+                        OutreachAccountRow.practice_id == practice_id,
+                        OutreachAccountRow.guarantor_id.in_(chunk),
+                    )
+                )
+                rows.update({r.guarantor_id: r for r in found})
+            for gid, bal in balances.items():
+                row = rows.get(gid)
+                if row is None:
+                    row = OutreachAccountRow(
+                        practice_id=practice_id, guarantor_id=gid, cycle_id=new_id("cyc_"),
+                        cycle_started_on=today, balance=bal, review_task_id=None, updated_at=now,
+                    )  # fmt: skip
+                    s.add(row)
+                elif row.balance <= 0 < bal:
+                    row.cycle_id, row.cycle_started_on, row.review_task_id = new_id("cyc_"), today, None
+                if row.balance != bal:
+                    row.balance, row.updated_at = bal, now
+                out[gid] = Cycle(row.cycle_id, row.cycle_started_on, row.review_task_id)
+        return out
+
+    async def set_review_task(self, practice_id: str, guarantor_id: str, task_id: str) -> None:
+        async with self._tx() as s:
+            await s.execute(
+                update(OutreachAccountRow)
+                .where(
+                    OutreachAccountRow.practice_id == practice_id,
+                    OutreachAccountRow.guarantor_id == guarantor_id,
+                )
+                .values(review_task_id=task_id)
+            )
+
+    # ---- jobs: planning ------------------------------------------------------------------------
+
+    async def jobs_by_cycle(self, cycle_ids: Sequence[str]) -> dict[str, list[OutreachJob]]:
+        out: dict[str, list[OutreachJob]] = {}
+        async with self._tx() as s:
+            for chunk in _chunks(list(cycle_ids), 500):
+                rows = await s.scalars(
+                    select(OutreachJobRow)
+                    .where(OutreachJobRow.cycle_id.in_(chunk))
+                    .order_by(OutreachJobRow.created_at)
+                )
+                for r in rows:
+                    out.setdefault(r.cycle_id, []).append(_job(r))
+        return out
+
+    async def save_planned(self, job: PlannedJob) -> str | None:
+        """Insert the job (or revive a REVIVABLE one of the same step); None when one already exists."""
+        now = self._now()
+        state = "scheduled" if job.approval == "auto" else "awaiting_approval"
+        values: dict[str, Any] = {
+            **{k: getattr(job, k) for k in PlannedJob.__dataclass_fields__},
+            "reasons": list(job.reasons),
+            "id": new_id("oj_"),
+            "state": state,
+            "tries": 0,
+            "detail": "",
+            "created_at": now,
+            "updated_at": now,
+        }
+        revive = {k: values[k] for k in ("channel", "to", "line_type", "purpose", "tier", "score", "reasons",
+                                          "balance", "plan_date", "due_at", "approval", "state", "updated_at")}  # fmt: skip
+        async with self._tx() as s:
+            stmt = upsert(s, OutreachJobRow).values(**values)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["dedupe_key"],
+                set_={**revive, "claimed_by": None, "detail": "replanned"},
+                where=OutreachJobRow.state.in_(REVIVABLE),
+            )
+            result: Any = await s.execute(stmt)
+            if result.rowcount != 1:
+                return None
+            job_id = await s.scalar(
+                select(OutreachJobRow.id).where(OutreachJobRow.dedupe_key == job.dedupe_key)
+            )
+            s.add(
+                self._audit_row(
+                    "outreach.planned",
+                    patient_id=job.guarantor_id,
+                    conversation_id=None,
+                    detail={"job_id": job_id, "step": job.step_key, "channel": job.channel,
+                            "due_at": job.due_at.isoformat(), "state": state},
+                )
+            )  # fmt: skip
+        return str(job_id)
+
+    # ---- jobs: dispatch ------------------------------------------------------------------------
+
+    async def due_job_ids(self, now: datetime, limit: int = 500) -> list[str]:
+        async with self._tx() as s:
+            rows = await s.scalars(
+                select(OutreachJobRow.id)
+                .where(OutreachJobRow.state == "scheduled", OutreachJobRow.due_at <= now)
+                .order_by(OutreachJobRow.due_at, OutreachJobRow.id)
+                .limit(limit)
+            )
+            return list(rows)
+
+    async def claim(self, job_id: str, worker: str) -> OutreachJob | None:
+        """Take the job for `worker` if it is still scheduled and due; None if anyone else has it."""
+        now = self._now()
+        async with self._tx() as s:
+            result: Any = await s.execute(
+                update(OutreachJobRow)
+                .where(
+                    OutreachJobRow.id == job_id,
+                    OutreachJobRow.state == "scheduled",
+                    OutreachJobRow.due_at <= now,
+                )
+                .values(
+                    state="dispatching",
+                    claimed_by=worker,
+                    claimed_at=now,
+                    tries=OutreachJobRow.tries + 1,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                return None
+            row = await s.get(OutreachJobRow, job_id)
+            assert row is not None
+            return _job(row)
+
+    async def finish(
+        self,
+        job_id: str,
+        state: str,
+        *,
+        detail: str,
+        provider_ref: str | None = None,
+        worker: str | None = None,
+    ) -> bool:
+        """Final outcome of a claimed job (only its claimant's view counts)."""
+        now = self._now()
+        async with self._tx() as s:
+            q = update(OutreachJobRow).where(
+                OutreachJobRow.id == job_id, OutreachJobRow.state == "dispatching"
+            )
+            if worker is not None:
+                q = q.where(OutreachJobRow.claimed_by == worker)
+            values: dict[str, Any] = {"state": state, "detail": detail[:500], "updated_at": now}
+            if provider_ref is not None:
+                values["provider_ref"] = provider_ref
+            if state == "sent":
+                values["sent_at"] = now
+            result: Any = await s.execute(q.values(**values))
+            if result.rowcount != 1:
+                return False
+            row = await s.get(OutreachJobRow, job_id)
+            assert row is not None
+            s.add(
+                self._audit_row(
+                    f"outreach.{state}",
+                    patient_id=row.guarantor_id,
+                    conversation_id=None,
+                    detail={"job_id": job_id, "step": row.step_key, "channel": row.channel,
+                            "detail": detail[:200], "provider_ref": provider_ref, "tries": row.tries},
+                )
+            )  # fmt: skip
+            return True
+
+    async def reschedule(
+        self, job_id: str, due_at: datetime, *, detail: str, worker: str | None = None
+    ) -> bool:
+        """Put a claimed job back for later (the gate said "not yet", or a transient failure)."""
+        async with self._tx() as s:
+            q = update(OutreachJobRow).where(
+                OutreachJobRow.id == job_id, OutreachJobRow.state == "dispatching"
+            )
+            if worker is not None:
+                q = q.where(OutreachJobRow.claimed_by == worker)
+            result: Any = await s.execute(
+                q.values(state="scheduled", due_at=due_at, detail=detail[:500], claimed_by=None,
+                         updated_at=self._now())
+            )  # fmt: skip
+            return bool(result.rowcount == 1)
+
+    async def sweep_stale(self, lease_seconds: float) -> int:
+        """Jobs whose worker died mid-dispatch become `unknown`: never re-sent automatically."""
+        now = self._now()
+        async with self._tx() as s:
+            result: Any = await s.execute(
+                update(OutreachJobRow)
+                .where(
+                    OutreachJobRow.state == "dispatching",
+                    OutreachJobRow.claimed_at < now - timedelta(seconds=lease_seconds),
+                )
+                .values(state="unknown", detail="worker_lost_during_dispatch", updated_at=now)
+            )
+            return int(result.rowcount or 0)
+
+    async def cancel_open(self, guarantor_id: str, *, reason: str) -> int:
+        """Cancel every not-yet-dispatched job of an account (a payment posted, a flag was set)."""
+        async with self._tx() as s:
+            result: Any = await s.execute(
+                update(OutreachJobRow)
+                .where(
+                    OutreachJobRow.guarantor_id == guarantor_id,
+                    OutreachJobRow.state.in_(("scheduled", "awaiting_approval")),
+                )
+                .values(state="cancelled", detail=reason, updated_at=self._now())
+            )
+            return int(result.rowcount or 0)
+
+    # ---- approvals -----------------------------------------------------------------------------
+
+    async def list_jobs(
+        self,
+        *,
+        states: Iterable[str] | None = None,
+        guarantor_id: str | None = None,
+        limit: int = 10_000,
+    ) -> list[OutreachJob]:
+        q = select(OutreachJobRow).order_by(OutreachJobRow.due_at, OutreachJobRow.id).limit(limit)
+        if states is not None:
+            q = q.where(OutreachJobRow.state.in_(list(states)))
+        if guarantor_id is not None:
+            q = q.where(OutreachJobRow.guarantor_id == guarantor_id)
+        async with self._tx() as s:
+            return [_job(r) for r in await s.scalars(q)]
+
+    async def get_job(self, job_id: str) -> OutreachJob | None:
+        async with self._tx() as s:
+            row = await s.get(OutreachJobRow, job_id)
+            return _job(row) if row else None
+
+    async def decide(self, job_id: str, *, approve: bool, actor: str) -> OutreachJob | None:
+        """Approve (-> scheduled) or reject a job awaiting approval; None if it is not awaiting one."""
+        now = self._now()
+        values: dict[str, Any] = (
+            {"state": "scheduled", "approval": "approved"}
+            if approve
+            else {"state": "rejected", "approval": "rejected"}
+        )
+        async with self._tx() as s:
+            result: Any = await s.execute(
+                update(OutreachJobRow)
+                .where(OutreachJobRow.id == job_id, OutreachJobRow.state == "awaiting_approval")
+                .values(**values, decided_by=actor[:64], updated_at=now)
+            )
+            if result.rowcount != 1:
+                return None
+            row = await s.get(OutreachJobRow, job_id)
+            assert row is not None
+            s.add(
+                self._audit_row(
+                    "outreach.approved" if approve else "outreach.rejected",
+                    patient_id=row.guarantor_id,
+                    conversation_id=None,
+                    detail={"job_id": job_id, "step": row.step_key, "channel": row.channel},
+                    actor=actor,
+                )
+            )
+            return _job(row)
+
+    async def open_counts(self) -> dict[str, int]:
+        async with self._tx() as s:
+            rows = await s.execute(
+                select(OutreachJobRow.state, func.count())
+                .where(OutreachJobRow.state.in_(OPEN_STATES))
+                .group_by(OutreachJobRow.state)
+            )
+            return {state: int(n) for state, n in rows}
+
+    # ---- incremental sync ----------------------------------------------------------------------
+
+    async def get_cursor(self, practice_id: str) -> str | None:
+        async with self._tx() as s:
+            row = await s.get(OutreachCursorRow, practice_id)
+            return row.cursor if row else None
+
+    async def set_cursor(self, practice_id: str, cursor: str) -> None:
+        now = self._now()
+        async with self._tx() as s:
+            stmt = upsert(s, OutreachCursorRow).values(practice_id=practice_id, cursor=cursor, synced_at=now)
+            await s.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["practice_id"], set_={"cursor": cursor, "synced_at": now}
+                )
+            )
+
+
+def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
