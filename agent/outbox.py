@@ -9,9 +9,13 @@ carrying the `[cx:XXXXXXXX]` marker). A drain:
    drainers never claim the same row;
 3. calls the adapter. Outcomes: done (created / already_exists / queued_manual / unsupported) →
    CONFIRMED with the external id; timeout, `PmsUnavailable` or an "unknown" result → UNKNOWN,
-   retried with backoff (the adapter reconciles by idempotency key/marker before re-posting, so a
-   write that did land is found, not duplicated); a definite failure → PENDING with backoff, and
-   FAILED (plus a staff task) once `max_attempts` is reached.
+   retried with backoff, never sooner than `reconcile_grace`; a definite failure → PENDING with
+   backoff, and FAILED (plus a staff task) once `max_attempts` is reached.
+4. reconcile-before-retry: a row claimed from UNKNOWN (the last attempt may have landed) is first
+   looked up in the PMS when the adapter offers `reconcile_write(req)` (Open Dental searches the
+   patient's records for the `[cx:…]` marker): found → CONFIRMED `already_exists` without a
+   second POST; not found → the write is sent again. Adapters idempotent by key (the local PMS)
+   need no lookup.
 
 Every finishing update is fenced on (state = IN_FLIGHT, attempts = the claimed attempt), so a
 drainer that lost its row to recovery cannot overwrite the newer outcome.
@@ -60,6 +64,7 @@ class _Claimed:
     payload: dict[str, Any]
     attempts: int
     conversation_id: str | None
+    previous_state: str = "PENDING"
 
 
 class OutboxDrainer:
@@ -74,6 +79,7 @@ class OutboxDrainer:
         max_delay: timedelta = timedelta(hours=1),
         call_timeout: float = 60.0,
         stuck_after: timedelta = timedelta(minutes=5),
+        reconcile_grace: timedelta = timedelta(seconds=30),
     ) -> None:
         if isinstance(session_factory, AsyncEngine):
             session_factory = make_session_factory(session_factory)
@@ -85,6 +91,7 @@ class OutboxDrainer:
         self.max_delay = max_delay
         self.call_timeout = call_timeout
         self.stuck_after = stuck_after
+        self.reconcile_grace = reconcile_grace
 
     def backoff(self, attempts: int) -> timedelta:
         """Delay before the next try after `attempts` tries: base · 2^(attempts-1), capped."""
@@ -159,7 +166,9 @@ class OutboxDrainer:
                 )
                 got = result.first()
                 if got is not None:
-                    claimed.append(_Claimed(cid, got.kind, got.payload, attempts + 1, got.conversation_id))
+                    claimed.append(
+                        _Claimed(cid, got.kind, got.payload, attempts + 1, got.conversation_id, state)
+                    )
         return claimed
 
     # ---- delivering ----------------------------------------------------------------------------
@@ -167,8 +176,16 @@ class OutboxDrainer:
     async def _deliver(self, row: _Claimed) -> str:
         try:
             req = decode(row.payload)
-            method = getattr(self._pms, KINDS[row.kind][1])
-            result: WriteResult = await asyncio.wait_for(method(req), timeout=self.call_timeout)
+            result: WriteResult | None = None
+            reconcile = getattr(self._pms, "reconcile_write", None)
+            if row.previous_state == "UNKNOWN" and reconcile is not None:
+                result = await asyncio.wait_for(reconcile(req), timeout=self.call_timeout)
+                if result is not None:
+                    log.info("outbox_reconciled", outbox_id=row.id, kind=row.kind)
+            if result is None:
+                method = getattr(self._pms, KINDS[row.kind][1])
+                result = await asyncio.wait_for(method(req), timeout=self.call_timeout)
+            assert result is not None
         except (TimeoutError, PmsUnavailable) as exc:
             return await self._finish(row, "UNKNOWN", error=f"{type(exc).__name__}: {exc}"[:500])
         except asyncio.CancelledError:  # shutting down mid-call: let the next drainer retry soon
@@ -196,8 +213,10 @@ class OutboxDrainer:
         if result is not None:
             values["result_status"] = result.status
             values["external_id"] = result.external_id
-        if state in ("UNKNOWN", "PENDING"):
+        if state == "PENDING":
             values["next_attempt_at"] = now + self.backoff(row.attempts)
+        elif state == "UNKNOWN":  # give a write that may still land time to show up before the lookup
+            values["next_attempt_at"] = now + max(self.backoff(row.attempts), self.reconcile_grace)
         subject = row.payload.get("patient_id") or row.payload.get("guarantor_id")
         async with self._sessions() as s, s.begin():
             res: Any = await s.execute(

@@ -15,8 +15,10 @@ from agent.brains.rules import RulesBrain
 from agent.logs import get_logger
 from agent.messaging import GuardedSms
 from agent.outbox import OutboxDrainer
-from agent.payments import make_payment_links
-from agent.settings import Settings, SettingsError
+from agent.outreach.email_channel import make_email_sender
+from agent.outreach.voice_channel import make_call_client
+from agent.payments import make_payment_links, run_plan_charges
+from agent.settings import Settings
 from agent.sms import SmsChannel
 from agent.state import make_state
 from agent.state.base import SharedState
@@ -27,9 +29,11 @@ from agent.turns import TurnEngine
 from pms.local.adapter import LocalPms
 from pms.protocol import PmsAdapter
 from policies.config import PracticePolicy, load_policy
+from telephony.calls import TwilioCallClient
 from telephony.signatures import TwilioSignatureVerifier
 from telephony.sms import SmsSender, TwilioSmsClient
 from telephony.sms_local import LocalOutbox
+from telephony.smtp import EmailSender
 from tools.context import PaymentLinks
 
 log = get_logger(__name__)
@@ -59,12 +63,15 @@ class Runtime:
     outbox: OutboxDrainer
     verifier: TwilioSignatureVerifier | None
     clock: Callable[[], datetime]
+    call_client: TwilioCallClient | None = None  # outbound calls (voice outreach, AMD voicemail)
+    email_sender: EmailSender | None = None  # outreach e-mail (SMTP)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     def start_background(self, *, outbox_interval: float = 2.0) -> None:
         """Background loops of the embedded default (the PMS-write outbox drainer)."""
         self._tasks.append(asyncio.create_task(self.outbox.run_forever(self._stop, outbox_interval)))
+        self._tasks.append(asyncio.create_task(run_plan_charges(self, self._stop)))  # plans charge themselves
 
     async def close(self) -> None:
         self._stop.set()
@@ -72,6 +79,8 @@ class Runtime:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.call_client is not None:
+            await self.call_client.aclose()
         aclose = getattr(self.sms_sender, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -127,9 +136,9 @@ async def build_runtime(
         local_pms: LocalPms | None = LocalPms(db, practice_id=policy.practice.practice_id)
         pms: PmsAdapter = local_pms  # type: ignore[assignment]
     else:
-        raise SettingsError(
-            "PMS=opendental: the Open Dental connector is not part of this build yet; use PMS=local or PMS=csv"
-        )
+        from agent.pms_opendental import build_opendental
+
+        local_pms, pms = None, build_opendental(settings, policy, clock)
     brain = _brain(settings, policy, clock)
     turns = TurnEngine(brain=brain, policy=policy, clock=clock)
     sender, local_outbox = _sms_sender(settings)
@@ -153,7 +162,7 @@ async def build_runtime(
         if settings.twilio_auth_token
         else None
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         policy=policy,
         db=db,
@@ -173,3 +182,6 @@ async def build_runtime(
         verifier=verifier,
         clock=clock,
     )
+    runtime.call_client = make_call_client(runtime)
+    runtime.email_sender = make_email_sender(runtime)
+    return runtime

@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     opendental_tier: Literal["read", "commlog", "standard", "payments"] = Field(
         "payments", alias="OPENDENTAL_TIER"
     )
+    # remote (throttled per tier) | service | local (unthrottled); unset = from the URL's port (30223/30222)
+    opendental_mode: Literal["remote", "service", "local"] | None = Field(None, alias="OPENDENTAL_MODE")
+
+    # Outreach e-mail (SMTP); unset SMTP_HOST -> the e-mail channel is off.
+    smtp_host: str | None = Field(None, alias="SMTP_HOST")
+    smtp_port: int = Field(587, alias="SMTP_PORT", ge=1, le=65535)
+    smtp_username: str | None = Field(None, alias="SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, alias="SMTP_PASSWORD")
+    smtp_from: str | None = Field(None, alias="SMTP_FROM")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field("starttls", alias="SMTP_TLS")
 
     @field_validator("database_url")
     @classmethod
@@ -128,6 +138,15 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _smtp(self) -> Settings:
+        if self.smtp_host:
+            if not self.smtp_from or "@" not in self.smtp_from or any(c in self.smtp_from for c in " <>\r\n"):
+                raise ValueError("SMTP_HOST needs SMTP_FROM, a bare address like billing@example.com")
+            if bool(self.smtp_username) != bool(self.smtp_password):
+                raise ValueError("SMTP_USERNAME and SMTP_PASSWORD must be set together")
+        return self
+
     # ---- derived
     @property
     def twilio_configured(self) -> bool:
@@ -140,6 +159,10 @@ class Settings(BaseSettings):
     @property
     def stripe_configured(self) -> bool:
         return self.stripe_api_key is not None
+
+    @property
+    def email_configured(self) -> bool:
+        return bool(self.smtp_host and self.smtp_from)
 
     @property
     def is_sqlite(self) -> bool:

@@ -7,9 +7,7 @@ same text and an adapter (or a person reading the PMS) can find a write that alr
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hashlib
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, get_args, get_type_hints
@@ -21,6 +19,7 @@ from pms.types import (
     PaymentWrite,
     PromiseWrite,
 )
+from pms.writeback import marked_note, marker_for
 from tools.context import PmsWrite
 
 # kind -> (request class, PmsAdapter method name)
@@ -32,11 +31,7 @@ KINDS: dict[str, tuple[type[Any], str]] = {
     "contact_preferences": (ContactPreferenceWrite, "update_contact_preferences"),
 }
 _KIND_OF = {cls: kind for kind, (cls, _) in KINDS.items()}
-
-
-def marker_for(idempotency_key: str) -> str:
-    digest = hashlib.sha256(idempotency_key.encode("utf-8")).digest()
-    return f"[cx:{base64.b32encode(digest).decode('ascii')[:8]}]"
+__all__ = ["KINDS", "decode", "encode", "kind_of", "marker_for", "with_marker"]
 
 
 def kind_of(req: PmsWrite) -> str:
@@ -48,10 +43,7 @@ def kind_of(req: PmsWrite) -> str:
 
 def with_marker(req: PmsWrite) -> PmsWrite:
     """The request with its note on one line and the marker appended (once)."""
-    marker = marker_for(req.idempotency_key)
-    note = " ".join(req.note.split())
-    if marker not in note:
-        note = f"{note} {marker}" if note else marker
+    note, _ = marked_note(req.note, req.idempotency_key)
     return dataclasses.replace(req, note=note)
 
 
