@@ -17,7 +17,7 @@ AdapterFactory = Callable[..., OpenDentalPms]
 
 @pytest.fixture(scope="module")
 def od_server() -> Iterator[FakeOpenDental]:
-    with FakeOpenDental(throttle=False, hang_seconds=1.5) as fake:
+    with FakeOpenDental(throttle=False, hang_seconds=0.8) as fake:
         yield fake
 
 
