@@ -21,15 +21,7 @@ from agent.store.records import SqlRecords
 from pms.types import CommLogWrite, PaymentPlanWrite, PaymentWrite, PromiseWrite
 from tests.fakes.opendental_server import FakeOpenDental
 from tests.pms.opendental.conftest import AdapterFactory
-from tests.store.conftest import (  # noqa: F401  (fixtures: both record-store backends)
-    Clock,
-    clock,
-    engine,
-    pg_store_url,
-    records,
-    sqlite_template,
-    store_url,
-)
+from tests.store.conftest import Clock
 from tools.context import PmsWrite
 
 G = "1"  # Emily Carter, the demo's prompt payer: guarantor with a $240.00 balance
