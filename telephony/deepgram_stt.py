@@ -20,8 +20,9 @@ Events (``telephony.speech``):
 
 Connection life:
 
-- ``await start()`` opens the socket (``SpeechProviderError`` if it cannot within ``connect_timeout_s``:
-  the session then uses local STT). ``feed`` never blocks: audio is queued (bounded to
+- The socket opens when ``events()`` is first iterated (or earlier with ``await start()``, which raises
+  ``SpeechProviderError`` if it cannot within ``connect_timeout_s``); a refused connection makes
+  ``events()`` raise ``SpeechProviderError`` and the session switches to local STT. ``feed`` never blocks: audio is queued (bounded to
   ``max_buffer_ms``; the oldest is dropped) and sent by a background task.
 - With no audio to send for ``keepalive_interval_s`` (hold, <Pay>, transfer), ``{"type":"KeepAlive"}``
   goes out so Deepgram does not close the socket after 10 s (rule 63).
@@ -193,14 +194,20 @@ class DeepgramSpeechToText:
 
     # -------------------------------------------------------------------------------------- lifecycle
 
-    async def start(self) -> None:
-        """Open the socket; ``SpeechProviderError`` if Deepgram cannot be reached or refuses us."""
-        if self._runner is None:
+    def _ensure_running(self) -> asyncio.Future[None]:
+        if self._connected is None:
             self._connected = asyncio.get_running_loop().create_future()
             self._runner = asyncio.create_task(self._run(), name="deepgram-stt")
-        assert self._connected is not None
+        return self._connected
+
+    async def start(self) -> None:
+        """Open the socket now; ``SpeechProviderError`` if Deepgram cannot be reached or refuses us.
+
+        Optional: ``events()`` opens it too (a failure then surfaces as the iterator's error)."""
+        connected = self._ensure_running()
+        assert self._runner is not None
         try:
-            await asyncio.wait_for(asyncio.shield(self._connected), self._connect_timeout_s)
+            await asyncio.wait_for(asyncio.shield(connected), self._connect_timeout_s)
         except TimeoutError:
             self._failed = True
             self._runner.cancel()
@@ -220,6 +227,8 @@ class DeepgramSpeechToText:
         self._wake.set()
 
     async def events(self) -> AsyncIterator[SpeechEvent]:
+        if not self._closing:
+            self._ensure_running()
         while True:
             item = await self._events.get()
             if item is _END:
@@ -310,7 +319,9 @@ class DeepgramSpeechToText:
         self._offset_ms = self._sent_bytes // _BYTES_PER_MS
         self._close_stream_sent = False
         self._socket_opened_at = None
-        async with self._client.listen.v1.connect(**self._options) as conn:
+        async with contextlib.AsyncExitStack() as stack:
+            async with asyncio.timeout(self._connect_timeout_s):
+                conn = await stack.enter_async_context(self._client.listen.v1.connect(**self._options))
             self._socket_opened_at = asyncio.get_running_loop().time()
             self.connects += 1
             if self._connected is not None and not self._connected.done():

@@ -75,6 +75,15 @@ def speech_audio(ms: int, hz: float = 300.0) -> bytes:
     return float32_to_ulaw(0.3 * np.sin(2 * np.pi * hz * t))
 
 
+def speech_frames(mulaw: bytes, level: float = 300.0) -> list[bool]:
+    """Per whole 20 ms frame: does the fake hear speech in it (mean absolute 16-bit sample >= level)?"""
+    whole = len(mulaw) - len(mulaw) % FRAME_BYTES
+    if not whole:
+        return []
+    pcm = np.frombuffer(ulaw_to_pcm16(mulaw[:whole]), dtype=np.int16).reshape(-1, FRAME_BYTES)
+    return [bool(x >= level) for x in np.abs(pcm.astype(np.int32)).mean(axis=1)]
+
+
 def silence_audio(ms: int) -> bytes:
     """Mu-law digital silence, ``ms`` long."""
     return b"\xff" * (ms * 8)
@@ -113,8 +122,8 @@ class _Recogniser:
             self.endpointing_ms: int | None = server.endpointing_ms
         else:
             self.endpointing_ms = None if endpointing == "false" else int(endpointing)
-        ue = (query.get("utterance_end_ms") or [None])[0]
-        self.utterance_end_ms = int(ue) if ue else None
+        ue = query.get("utterance_end_ms")
+        self.utterance_end_ms = int(ue[0]) if ue else None
         self.vad_events = (query.get("vad_events") or ["false"])[0] == "true"
         self.interim = (query.get("interim_results") or ["false"])[0] == "true"
         self.model = (query.get("model") or ["base"])[0]
@@ -134,11 +143,8 @@ class _Recogniser:
         data = self.rest + audio
         whole = len(data) - len(data) % FRAME_BYTES
         self.rest = data[whole:]
-        if whole:
-            pcm = np.frombuffer(ulaw_to_pcm16(data[:whole]), dtype=np.int16).reshape(-1, FRAME_BYTES)
-            levels = np.abs(pcm.astype(np.int32)).mean(axis=1)
-            for level in levels:
-                self._frame(bool(level >= self.server.speech_level), out)
+        for speech in speech_frames(data[:whole], self.server.speech_level):
+            self._frame(speech, out)
         return out
 
     def _frame(self, speech: bool, out: list[tuple[float, dict[str, Any]]]) -> None:
@@ -189,7 +195,9 @@ class _Recogniser:
             )
             self.ue_pending_from = None
 
-    def _final(self, *, speech_final: bool, from_finalize: bool = False) -> list[tuple[float, dict[str, Any]]]:
+    def _final(
+        self, *, speech_final: bool, from_finalize: bool = False
+    ) -> list[tuple[float, dict[str, Any]]]:
         self.in_speech = False
         self.final_sent = True
         self.ue_pending_from = self.last_speech_ms

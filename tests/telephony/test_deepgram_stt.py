@@ -179,6 +179,21 @@ async def test_wrong_key_fails_start_with_a_provider_error(fake: DeepgramFake) -
     await stt.close()
 
 
+async def test_events_open_the_socket_and_a_refusal_ends_them_with_a_provider_error(
+    fake: DeepgramFake,
+) -> None:
+    fake.script.append("hello there")
+    stt = _stt(fake)  # no start(): the session just iterates events()
+    stream = stt.events()
+    stt.feed(speech_audio(300) + silence_audio(500))
+    assert await anext(stream) == SpeechStarted(at_ms=0)
+    await stt.close()
+    refused = DeepgramSpeechToText(api_key="wrong", base_url=fake.url)
+    with pytest.raises(SpeechProviderError, match="401"):
+        await anext(refused.events())
+    await refused.close()
+
+
 async def test_unreachable_deepgram_fails_start(fake: DeepgramFake) -> None:
     fake.reject_next = 1
     stt = _stt(fake)
