@@ -175,6 +175,18 @@ class CallStatusEvent:
         return self.status in FINAL_CALL_STATUSES
 
 
+AnsweredKind = Literal["machine", "human", "fax", "machine_start"]
+
+
+def answered_kind(answered_by: str | None) -> AnsweredKind:
+    """What to do with an ``AnsweredBy`` value; None (no verdict yet) and ``unknown`` count as a person."""
+    if answered_by in MACHINE_END:
+        return "machine"
+    if answered_by == "fax" or answered_by == "machine_start":
+        return answered_by
+    return "human"  # human or unknown: talk (after right-party verification)
+
+
 @dataclass(frozen=True, slots=True)
 class AmdResult:
     call_sid: str
@@ -182,12 +194,8 @@ class AmdResult:
     detection_ms: int | None
 
     @property
-    def kind(self) -> Literal["machine", "human", "fax", "machine_start"]:
-        if self.answered_by in MACHINE_END:
-            return "machine"
-        if self.answered_by in ("fax", "machine_start"):
-            return self.answered_by  # type: ignore[return-value]
-        return "human"  # human or unknown: talk (after right-party verification)
+    def kind(self) -> AnsweredKind:
+        return answered_kind(self.answered_by)
 
 
 def _required(form: Mapping[str, str], name: str) -> str:

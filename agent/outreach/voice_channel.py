@@ -7,11 +7,12 @@ whether a machine answered (then the limited-content voicemail replaces the stre
 go to `/twilio/voice/status`. Every callback URL carries the attempt id (signed with the rest of the
 URL), so a call whose REST answer was lost still finds its attempt.
 
-Order of a dispatch: channel/config checks → voice suppression (number and person) → patient → claim
-the attempt (unique row: a retried job never dials twice) → REST create → the contact attempt is
-recorded at once with the CallSid (counted toward the 7-in-7 cap exactly once, whatever the call's
-outcome; rule 9/58). A refused request (4xx) is permanent; 5xx/429/connection refused release the claim
-(transient, the job may retry); a timeout leaves the attempt `unknown` and is never redialled blindly.
+Order of a dispatch: channel/config checks → voice suppression (number and person) → the number must
+be on the patient's record → claim the attempt (unique row: a retried job never dials twice) → REST
+create → the contact attempt is recorded at once with the CallSid (counted toward the 7-in-7 cap
+exactly once, whatever the call's outcome; rule 9/58). A refused request (4xx) is permanent;
+5xx/429/connection refused release the claim (transient, the job may retry); a timeout leaves the
+attempt `unknown` and is never redialled blindly.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ class VoiceChannel:
         patient = await self.pms.get_patient(req.patient_id)
         if patient is None:
             return DispatchResult(DispatchStatus.PERMANENT, detail="unknown_patient")
+        if req.to not in {c.value for c in patient.phones}:
+            return DispatchResult(DispatchStatus.PERMANENT, detail="number_not_on_file")
         existing = await self.store.claim_dial(
             attempt_id=req.attempt_id,
             patient_id=patient.patient_id,

@@ -24,7 +24,7 @@ from agent.routes.twilio_sms import _form as twilio_form
 from agent.runtime import Runtime
 from agent.store.calls import CallStore, OutboundCall
 from agent.voice.stream_grants import StreamGrant, StreamGrants, connect_twiml
-from telephony.calls import AmdResult, parse_amd, parse_call_status
+from telephony.calls import answered_kind, parse_amd, parse_call_status
 from telephony.sms import MalformedWebhook
 from telephony.twiml import TWIML_MEDIA_TYPE, hangup
 
@@ -55,7 +55,7 @@ async def outbound_answered(request: Request) -> Response:
         raise _bad("voice_outbound", MalformedWebhook("Twilio webhook without CallSid"))
     runtime = get_runtime(request)
     call = await _store(runtime).get_call(call_sid=call_sid, attempt_id=request.query_params.get("attempt"))
-    if call is None or call.ended or AmdResult(call_sid, call.answered_by or "human", None).kind != "human":
+    if call is None or call.ended or answered_kind(call.answered_by) != "human":
         # Not a call we placed, already over, or a machine/fax: nothing to talk to.
         WEBHOOKS.labels(route="voice_outbound", result="hangup").inc()
         return Response(content=hangup(), media_type=TWIML_MEDIA_TYPE)
@@ -104,7 +104,7 @@ async def amd_result(request: Request) -> Response:
     await _count_if_linked(runtime, call)
     # The first verdict stands: a replayed or contradicting callback cannot change what was done.
     verdict = await store.record_answered_by(amd.call_sid, amd.answered_by) or amd.answered_by
-    kind = AmdResult(amd.call_sid, verdict, amd.detection_ms).kind
+    kind = answered_kind(verdict)
     if kind == "machine":
         result = await _leave_voicemail(runtime, store, call)
     elif kind in ("fax", "machine_start"):

@@ -282,6 +282,8 @@ def test_dial_failures_and_suppression(app: App, twilio: CallsFakeTwilio) -> Non
     assert _dial(app, req2).detail == "attempt_failed"  # never retried
     assert len(twilio.calls) == calls
 
+    stranger = _dial(app, request(other, "voice", to="+15555550123"))
+    assert (stranger.status, stranger.detail) == (DispatchStatus.PERMANENT, "number_not_on_file")
     app.run(
         app.runtime.records.add_suppression(
             patient_id=None,
@@ -294,6 +296,26 @@ def test_dial_failures_and_suppression(app: App, twilio: CallsFakeTwilio) -> Non
     blocked = _dial(app, request(other, "voice"))
     assert (blocked.status, blocked.detail) == (DispatchStatus.BLOCKED, "suppressed")
     assert len(twilio.calls) == calls
+
+
+def test_a_dial_whose_answer_was_lost_is_found_by_attempt_and_counted_once(app: App) -> None:
+    """A timeout on calls.create leaves the attempt `unknown` (never redialled); if Twilio did place
+    the call, its first callback links the CallSid through the signed `?attempt=` and counts it."""
+    patient = contactable_patient(app, sms_consent=False)
+    req = request(patient, "voice")
+    store = CallStore(app.runtime.sessions, app.runtime.clock)
+    assert app.run(store.claim_dial(attempt_id=req.attempt_id, patient_id=patient.patient_id,
+                                    guarantor_id=patient.guarantor_id, to=req.to, purpose="balance")) is None  # fmt: skip
+    app.run(store.mark_dial_failed(req.attempt_id, state="unknown", error="timeout"))
+    assert _dial(app, req).detail == "attempt_unknown"
+    sid = "CA" + "7" * 32
+    for status, seq in [("initiated", 0), ("ringing", 1), ("initiated", 0)]:
+        post(app, "/twilio/voice/status", req.attempt_id, status_form(app, sid, status, seq))
+    call = _call(app, sid)
+    assert (call.attempt_id, call.status, call.dial_state) == (req.attempt_id, "ringing", "placed")
+    assert (
+        _count(app, ContactAttemptRow, ContactAttemptRow.provider_sid == sid, ContactAttemptRow.counted) == 1
+    )
 
 
 def test_callbacks_are_signature_checked(app: App, twilio: CallsFakeTwilio) -> None:
