@@ -17,7 +17,7 @@ from agent.accounts import _priority, _today
 from agent.runtime import Runtime
 from policies.types import Tier
 
-PAGE = 100
+PAGE = 50
 TIER_ORDER = [t.value for t in Tier]
 TIER_WORDS = {
     "immediate_call": "Call today",
