@@ -19,6 +19,7 @@ from agent.api_models import (
     PromiseOut,
     TransferCardOut,
 )
+from agent.payment_accounts import autopay_plans, promise_outcomes
 from agent.runtime import Runtime
 from pms.types import ZERO, AccountSummary, LedgerLine
 from policies import scoring
@@ -100,6 +101,7 @@ async def account_detail(rt: Runtime, guarantor_id: str) -> AccountDetail | None
     ledger = await rt.pms.get_ledger(g.guarantor_id)
     plans = await rt.pms.get_payment_plans(g.guarantor_id)
     promises = await rt.pms.get_promises(g.guarantor_id)
+    kept = await promise_outcomes(rt, g.guarantor_id)  # kept / partly kept / broken, matched to payments
     payments = await rt.pms.get_payments(g.guarantor_id)
     conversations = await rt.records.list_conversations(g.guarantor_id)
     transfers = [
@@ -146,7 +148,12 @@ async def account_detail(rt: Runtime, guarantor_id: str) -> AccountDetail | None
             for p in plans
         ],
         promises=[
-            PromiseOut(promise_id=p.promise_id, amount=p.amount, due_on=p.due_on, status=p.status)
+            PromiseOut(
+                promise_id=p.promise_id,
+                amount=p.amount,
+                due_on=p.due_on,
+                status=p.status if p.status != "open" else kept.get((p.amount, p.due_on), p.status),
+            )
             for p in promises
         ],
         payments=[
@@ -172,4 +179,5 @@ async def account_detail(rt: Runtime, guarantor_id: str) -> AccountDetail | None
         ],
         transfers=[transfer_card(t) for t in transfers],
         tier_reasons=list(priority.reasons),
+        autopay_plans=await autopay_plans(rt, g.guarantor_id),
     )

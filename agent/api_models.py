@@ -108,6 +108,33 @@ class LedgerSummaryOut(_Out):
     lines: int
 
 
+class AutopayInstallmentOut(_Out):
+    seq: int
+    due_on: date
+    amount: Decimal
+    status: str  # scheduled | retry | paid | failed
+    attempts: int
+    next_attempt_at: datetime | None
+    processor_ref: str | None
+
+
+class AutopayPlanOut(_Out):
+    """A plan BalanceLine charges to the card saved with its first payment (docs/payments.md)."""
+
+    autopay_id: str
+    plan_key: str
+    status: str  # active | completed
+    installment_amount: Decimal
+    installments: int
+    frequency: str
+    next_due: date | None
+    next_amount: Decimal | None
+    paid_installments: int
+    remaining_installments: int
+    failed_attempts: int
+    schedule: list[AutopayInstallmentOut]
+
+
 class AccountDetail(AccountListItem):
     aging: AgingOut
     flags: list[str]
@@ -119,6 +146,7 @@ class AccountDetail(AccountListItem):
     conversations: list[ConversationSummaryOut]
     transfers: list[TransferCardOut]
     tier_reasons: list[str]
+    autopay_plans: list[AutopayPlanOut] = []  # plans that charge themselves: next due, paid, failures
 
 
 class TurnOut(_Out):

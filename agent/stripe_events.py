@@ -7,7 +7,9 @@ too, so duplicates, retries after a crash and out-of-order deliveries change not
 - `checkout.session.completed` with `payment_status == "paid"`, `checkout.session.async_payment_succeeded`
   and `payment_intent.succeeded` → one `payments` row per PaymentIntent, the link marked paid, and a
   PMS `PaymentWrite` through the outbox keyed `practice|payment|<pi id>` (one row however many events
-  confirm the same PaymentIntent);
+  confirm the same PaymentIntent), promises settled and a receipt (agent/payment_posting.py); a plan's
+  first payment (metadata purpose `plan_first_payment`) also schedules the plan's remaining
+  installments on the card it saved (agent/plan_charges.py);
 - `checkout.session.expired` → the link marked expired (unless already paid);
 - `payment_intent.payment_failed`, `checkout.session.async_payment_failed`, an unpaid completion →
   audited;
@@ -24,14 +26,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from agent.logs import get_logger
+from agent.payment_posting import PaymentPoster
+from agent.plan_charges import PlanCharger
 from agent.state.base import SharedState
 from agent.store.payments import ConfirmedPayment, PaymentStore
 from agent.store.records import SqlRecords
-from pms.types import PaymentWrite
 from policies.config import PracticePolicy
+from tools.payments.stripe_gateway import SAVE_CARD_PURPOSE
 
 log = get_logger(__name__)
 
@@ -64,6 +67,8 @@ class StripeEventHandler:
     state: SharedState
     policy: PracticePolicy
     clock: Callable[[], datetime]
+    poster: PaymentPoster
+    plans: PlanCharger | None = None
 
     async def handle(self, event: dict[str, Any]) -> str:
         """Apply one verified event; returns a short outcome ("duplicate", "payment_recorded", …)."""
@@ -123,6 +128,7 @@ class StripeEventHandler:
                     link_id=link_id,
                     paid_at=created,
                 ),
+                obj,
             )
             return "payment_recorded"
         if type_ == "checkout.session.expired":
@@ -162,25 +168,25 @@ class StripeEventHandler:
         await self.store.finish_event(event_id, "ignored")
         return "ignored"
 
-    async def _paid(self, event_id: str, payment: ConfirmedPayment) -> None:
-        await self.store.record_payment(payment, event_id=event_id)
-        assert payment.guarantor_id is not None
-        practice = self.policy.practice
-        paid_on = payment.paid_at.astimezone(ZoneInfo(practice.timezone)).date()
-        # Always (re)queue: the outbox keeps one row per key, so a retry after a crash between the
-        # payment row and the queue still posts exactly once.
-        await self.records.enqueue_pms_write(
-            PaymentWrite(
-                idempotency_key=f"{practice.practice_id}|payment|{payment.processor_ref}",
-                guarantor_id=payment.guarantor_id,
-                amount=payment.amount,
-                paid_on=paid_on,
-                method="card",
-                processor_ref=payment.processor_ref,
-                note="Card payment by secure link (Stripe Checkout), recorded by BalanceLine.",
-            ),
-            conversation_id=payment.conversation_id,
+    async def _paid(self, event_id: str, payment: ConfirmedPayment, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        purpose = meta.get("purpose")
+        how = (
+            "(payment plan installment, saved card)"
+            if purpose == "plan_installment"
+            else "by secure link (Stripe Checkout)"
         )
+        await self.poster.post(payment, event_id=event_id, how=how)
+        if purpose == SAVE_CARD_PURPOSE and self.plans is not None:
+            # the first payment of a plan saved the card: schedule the rest (once per PaymentIntent)
+            await self.plans.activate_from_conversation(
+                source_ref=payment.processor_ref,
+                guarantor_id=str(payment.guarantor_id),
+                conversation_id=payment.conversation_id,
+                customer_ref=_id_of(obj.get("customer")),
+                payment_method_ref=_id_of(obj.get("payment_method")),
+                records=self.records,
+            )
         await self.store.finish_event(event_id, "payment_recorded")
 
     async def _ignore(self, event_id: str, type_: str, obj: dict[str, Any], guarantor: Any) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import signal
 
 from agent.logs import get_logger
+from agent.payments import run_plan_charges
 from agent.runtime import build_runtime
 from agent.settings import Settings
 
@@ -20,7 +21,10 @@ async def run_worker(settings: Settings, *, interval: float = 2.0) -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("worker_started", outbox_interval=interval)
     try:
-        await runtime.outbox.run_forever(stop, interval)
+        await asyncio.gather(
+            runtime.outbox.run_forever(stop, interval),
+            run_plan_charges(runtime, stop),  # installment reminders, charges and retries
+        )
     finally:
         await runtime.close()
         log.info("worker_stopped")

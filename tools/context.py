@@ -68,6 +68,11 @@ class CallerState:
     # returned; a repeated call with the same arguments returns it instead of acting twice (JSON-able)
     effects: dict[str, dict[str, Any]] = field(default_factory=dict)
     links_created: int = 0  # payment links made in this conversation (the provider's attempt number)
+    call_sid: str | None = None  # the Twilio CallSid of a voice conversation (set by the voice session)
+    call_direction: Literal["inbound", "outbound"] = "inbound"
+    # a hand-off the voice session performs after speaking the tool's reply: "pay" closes the media
+    # stream so `/twilio/voice/after-stream` serves <Pay> (agent/pay_handoff.py); cleared on resume
+    pending_handoff: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,32 @@ class PaymentLinks(Protocol):
     ) -> PaymentLink: ...
 
 
+@dataclass(frozen=True)
+class CardCaptureRequest:
+    """A keypad card payment for the voice session to hand to Twilio <Pay> (amount from the ledger)."""
+
+    handoff_id: str
+    amount: Decimal
+    reusable: bool  # the card is saved for a plan's later installments
+
+
+class CardCapture(Protocol):
+    """Records a pending <Pay> hand-off for a call; the agent serves the <Pay> TwiML after the stream."""
+
+    async def request(
+        self,
+        *,
+        call_sid: str,
+        direction: str,
+        conversation_id: str,
+        guarantor_id: str,
+        patient_id: str | None,
+        amount: Decimal,
+        purpose: str,
+        plan: dict[str, Any] | None,
+    ) -> CardCaptureRequest: ...
+
+
 @dataclass
 class ToolContext:
     pms: PmsAdapter
@@ -186,3 +217,4 @@ class ToolContext:
     payments: PaymentLinks
     clock: Callable[[], datetime]
     messenger: Messenger | None = None  # absent in channels that reply in-line (the SMS reply carries links)
+    card_capture: CardCapture | None = None  # keypad payments on a call (Stripe + Twilio configured)

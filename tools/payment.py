@@ -1,4 +1,4 @@
-"""send_payment_link and log_promise: money the patient will pay, bounded by the ledger.
+"""send_payment_link, take_payment and log_promise: money the patient will pay, bounded by the ledger.
 
 Amounts are computed here from the PMS balance, the accepted plan and the policy; the model can
 only choose "full", "installment", or a partial amount the patient said, which must sit between
@@ -166,70 +166,168 @@ class SendPaymentLink(Tool):
     Args = SendPaymentLinkArgs
 
     async def run(self, ctx: ToolContext, state: CallerState, args: SendPaymentLinkArgs) -> ToolResult:
-        assert state.guarantor_id is not None
-        account = await load_account(ctx, state)
-        if blocked := collection_blocked(account):
-            return blocked
-        balance = patient_balance(account)
-        if balance <= 0:
-            return ToolResult.refuse(
-                "no_balance", "There's nothing due right now, so there's nothing to pay."
-            )
-        minimum = ctx.policy.payments.min_partial_payment
-        if isinstance(args.amount, Decimal):
-            amount, what = args.amount, "a payment on your balance"
-            if amount > balance:
-                return ToolResult.refuse(
-                    "above_balance",
-                    f"That's more than your balance of {money(balance)}. I can send a link for "
-                    "the full balance instead.",
-                    patient_balance=plain(balance),
-                )
-            if amount < minimum and amount != balance:
-                return ToolResult.refuse(
-                    "below_minimum",
-                    f"The smallest payment I can take is {money(minimum)}.",
-                    minimum=plain(minimum),
-                )
-        elif args.amount == "installment":
-            installment = await self._installment(ctx, state)
-            if installment is None:
-                return ToolResult.refuse(
-                    "no_plan",
-                    "You don't have a payment plan set up yet. I can send a link for the full balance "
-                    "or for part of it, or go over plan options.",
-                )
-            amount, what = min(installment, balance), "your plan payment"
-        else:
-            amount, what = balance, "your balance"
+        chosen = await choose_amount(ctx, state, args.amount)
+        if isinstance(chosen, ToolResult):
+            return chosen
+        amount, what, plan = chosen
         key = effect_key(ctx, state, "link", amount)
         done = replay(state, key)
         if done is not None:
             return done
-        link = await make_link(ctx, state, amount, purpose="balance_payment")
-        if link is None:
-            return ToolResult.refuse(
-                "payments_unavailable",
-                "I can't create a payment link right now. Our billing team can take a "
-                "payment by phone, or I can have them call you.",
-            )
-        msg, data = await deliver_link(ctx, state, link, what)
-        if data.get("delivery") != "none" and (data.get("sent") or data.get("delivery") == "reply"):
-            set_outcome(state, "link_sent")
-            return remember(state, key, ToolResult(ok=True, message=msg, data=data))
-        return ToolResult.refuse("not_sent", msg, **data)
+        purpose = "plan_first_payment" if plan is not None else "balance_payment"
+        return await link_by_text(ctx, state, key, amount, what, purpose)
 
-    @staticmethod
-    async def _installment(ctx: ToolContext, state: CallerState) -> Decimal | None:
-        if state.accepted_plan_key:
-            for p in reversed(state.offered_plans):
-                if p["plan_key"] == state.accepted_plan_key:
-                    return Decimal(p["installment_amount"])
-        assert state.guarantor_id is not None
-        for plan in await ctx.pms.get_payment_plans(state.guarantor_id):
-            if plan.status in ("active", "past_due"):
-                return plan.installment_amount
+
+async def link_by_text(
+    ctx: ToolContext, state: CallerState, key: str, amount: Decimal, what: str, purpose: str, lead: str = ""
+) -> ToolResult:
+    """Make a link for a server-computed amount and text it (voice) or hand it back (SMS)."""
+    link = await make_link(ctx, state, amount, purpose=purpose)
+    if link is None:
+        return ToolResult.refuse(
+            "payments_unavailable",
+            lead + "I can't create a payment link right now. Our billing team can take a "
+            "payment by phone, or I can have them call you.",
+        )
+    msg, data = await deliver_link(ctx, state, link, what)
+    if data.get("delivery") != "none" and (data.get("sent") or data.get("delivery") == "reply"):
+        set_outcome(state, "link_sent")
+        return remember(state, key, ToolResult(ok=True, message=lead + msg, data=data))
+    return ToolResult.refuse("not_sent", lead + msg, **data)
+
+
+async def choose_amount(
+    ctx: ToolContext, state: CallerState, wanted: Literal["full", "installment"] | Decimal
+) -> tuple[Decimal, str, dict[str, Any] | None] | ToolResult:
+    """(amount, what it is for, the plan it starts or None) from the ledger and policy, or a refusal.
+
+    "installment" is the first payment of a plan accepted in this conversation (its down payment, or
+    its first installment; the card is then saved for the rest), else the active PMS plan's payment.
+    """
+    assert state.guarantor_id is not None
+    account = await load_account(ctx, state)
+    if blocked := collection_blocked(account):
+        return blocked
+    balance = patient_balance(account)
+    if balance <= 0:
+        return ToolResult.refuse("no_balance", "There's nothing due right now, so there's nothing to pay.")
+    minimum = ctx.policy.payments.min_partial_payment
+    if isinstance(wanted, Decimal):
+        if wanted > balance:
+            return ToolResult.refuse(
+                "above_balance",
+                f"That's more than your balance of {money(balance)}. I can take the full balance instead.",
+                patient_balance=plain(balance),
+            )
+        if wanted < minimum and wanted != balance:
+            return ToolResult.refuse(
+                "below_minimum",
+                f"The smallest payment I can take is {money(minimum)}.",
+                minimum=plain(minimum),
+            )
+        return wanted, "a payment on your balance", None
+    if wanted == "installment":
+        accepted = accepted_plan(state)
+        if accepted is not None:
+            down = Decimal(accepted["down_payment"])
+            first = down if down > 0 else Decimal(accepted["installment_amount"])
+            return min(first, balance), "your first plan payment", accepted
+        installment = await _active_installment(ctx, state)
+        if installment is None:
+            return ToolResult.refuse(
+                "no_plan",
+                "You don't have a payment plan set up yet. I can take the full balance "
+                "or part of it, or go over plan options.",
+            )
+        return min(installment, balance), "your plan payment", None
+    return balance, "your balance", None
+
+
+def accepted_plan(state: CallerState) -> dict[str, Any] | None:
+    """The plan terms accepted in this conversation (not one waiting for staff approval)."""
+    if not state.accepted_plan_key:
         return None
+    for p in reversed(state.offered_plans):
+        if p["plan_key"] == state.accepted_plan_key and not p.get("needs_staff_approval"):
+            return p
+    return None
+
+
+async def _active_installment(ctx: ToolContext, state: CallerState) -> Decimal | None:
+    assert state.guarantor_id is not None
+    for plan in await ctx.pms.get_payment_plans(state.guarantor_id):
+        if plan.status in ("active", "past_due"):
+            return plan.installment_amount
+    return None
+
+
+class TakePaymentArgs(ToolArgs):
+    amount: LinkAmount = "full"
+
+
+KEYPAD_MESSAGE = (
+    "I'll pass you to our secure keypad payment for {amount}. Please type your card number on your "
+    "phone's keypad when asked; don't say it out loud. I won't hear or see your card details, and "
+    "I'll be right back with you afterwards."
+)
+NO_KEYPAD_LEAD = "I can't take a card payment over the phone right now, so I'll use a secure link instead. "
+
+
+class TakePayment(Tool):
+    name = "take_payment"
+    description = (
+        "Take a card payment now from the verified caller, on the phone keypad through the secure payment "
+        "system (card digits never reach you). The amount comes from the practice system: the full balance, "
+        'the plan payment ("installment"; the first payment of a plan just agreed saves the card for the '
+        "rest), or a partial amount the patient chose. Where keypad payment is not available it texts a "
+        "secure payment link instead."
+    )
+    Args = TakePaymentArgs
+
+    async def run(self, ctx: ToolContext, state: CallerState, args: TakePaymentArgs) -> ToolResult:
+        assert state.guarantor_id is not None
+        chosen = await choose_amount(ctx, state, args.amount)
+        if isinstance(chosen, ToolResult):
+            return chosen
+        amount, what, plan = chosen
+        purpose = "plan_first_payment" if plan is not None else "balance_payment"
+        capture = ctx.card_capture
+        if capture is None or state.channel != "voice" or not state.call_sid:
+            key = effect_key(ctx, state, "link", amount)
+            done = replay(state, key)
+            if done is not None:
+                return done
+            lead = NO_KEYPAD_LEAD if state.channel == "voice" else ""
+            return await link_by_text(ctx, state, key, amount, what, purpose, lead)
+        key = effect_key(ctx, state, "pay", amount)
+        done = replay(state, key)
+        if done is not None and state.pending_handoff == "pay":
+            return done
+        request = await capture.request(
+            call_sid=state.call_sid,
+            direction=state.call_direction,
+            conversation_id=state.conversation_id,
+            guarantor_id=state.guarantor_id,
+            patient_id=state.patient_id,
+            amount=amount,
+            purpose=purpose,
+            plan=plan,
+        )
+        state.pending_handoff = "pay"
+        return remember(
+            state,
+            key,
+            ToolResult(
+                ok=True,
+                message=KEYPAD_MESSAGE.format(amount=money(request.amount)),
+                data={
+                    "handoff": "pay",
+                    "handoff_id": request.handoff_id,
+                    "amount": plain(request.amount),
+                    "saves_card_for_plan": request.reusable,
+                },
+            ),
+        )
 
 
 class LogPromiseArgs(ToolArgs):

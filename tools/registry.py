@@ -40,7 +40,7 @@ def default_tools() -> list[Tool]:
     from tools.cases import FlagDispute, RequestFinancialAssistance
     from tools.contact import EndConversation, OptOut, ScheduleCallback, TransferToHuman
     from tools.identity import VerifyIdentity
-    from tools.payment import LogPromise, SendPaymentLink
+    from tools.payment import LogPromise, SendPaymentLink, TakePayment
     from tools.plans import AcceptPlan, OfferPlan
 
     return [
@@ -50,6 +50,7 @@ def default_tools() -> list[Tool]:
         OfferPlan(),
         AcceptPlan(),
         SendPaymentLink(),
+        TakePayment(),
         LogPromise(),
         FlagDispute(),
         RequestFinancialAssistance(),

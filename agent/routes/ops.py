@@ -9,7 +9,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from agent.metrics import OUTBOX_BACKLOG, REGISTRY
+from agent.metrics import REGISTRY
+from agent.payments import stripe_readiness
+from agent.pms_health import pms_health
 from agent.routes.deps import get_runtime
 
 router = APIRouter(tags=["operations"])
@@ -38,25 +40,19 @@ async def readyz(request: Request) -> JSONResponse:
         state_ok = False
     ok = ok and state_ok
     checks["state"] = {"ok": state_ok, "backend": runtime.state.backend}
-    health = await runtime.pms.health()
-    ok = ok and health.reachable
-    checks["pms"] = {
-        "ok": health.reachable,
-        "kind": runtime.settings.pms,
-        "detail": health.detail,
-        "last_aging_at": health.last_aging_at.isoformat() if health.last_aging_at else None,
-    }
-    backlog = await runtime.records.outbox_backlog()
-    OUTBOX_BACKLOG.set(backlog)
-    checks["outbox_backlog"] = backlog
+    pms = await pms_health(runtime)
+    ok = ok and pms["reachable"]
+    checks["pms"] = {"ok": pms["reachable"], **pms}
+    checks["outbox_backlog"] = pms["outbox"]["backlog"]
     s = runtime.settings
     checks["providers"] = {
         "twilio": s.twilio_configured,
         "brain": "llm+rules" if s.llm_configured else "rules",
         "stt": "deepgram" if s.deepgram_api_key else "local",
         "tts": "elevenlabs" if s.elevenlabs_api_key else "local",
-        "payments": "portal",
+        "payments": "stripe" if s.stripe_configured else "portal",
     }
+    checks["stripe"] = await stripe_readiness(runtime)  # reported; payments fall back to the portal link
     return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from agent.metrics import WEBHOOK_LATENCY, WEBHOOKS
-from agent.payments import CHECKOUT_CANCELLED_PATH, CHECKOUT_COMPLETE_PATH
+from agent.payments import CHECKOUT_CANCELLED_PATH, CHECKOUT_COMPLETE_PATH, payment_poster, plan_charger
 from agent.routes.deps import get_runtime
 from agent.runtime import Runtime
 from agent.store.payments import PaymentStore
@@ -34,6 +34,8 @@ def event_handler(runtime: Runtime) -> StripeEventHandler:
         state=runtime.state,
         policy=runtime.policy,
         clock=runtime.clock,
+        poster=payment_poster(runtime),
+        plans=plan_charger(runtime),
     )
 
 

@@ -15,7 +15,9 @@ format (form-encoded POSTs with bracketed nested keys, `Authorization: Bearer sk
 
 Any other `/v1/…` request is forwarded to localstripe, so one `STRIPE_API_BASE` serves both.
 The test helper `pay(session_id)` plays the customer: it creates and confirms a real PaymentIntent
-on localstripe (card `pm_card_visa`), completes the session, and returns the PaymentIntent id.
+on localstripe (card `pm_card_visa`), completes the session, and returns the PaymentIntent id; a
+session that saves the card (a plan's first payment) also gets a localstripe Customer with the card
+attached, as Checkout does with `customer_creation=always` + `setup_future_usage=off_session`.
 `event(type, obj)` builds a Stripe event envelope and `sign(payload, secret, t)` the
 `Stripe-Signature` header (stripe's own `WebhookSignature.generate_signature_header`).
 """
@@ -335,6 +337,7 @@ class FakeCheckout:
             "success_url": p.get("success_url"),
             "url": f"https://checkout.stripe.com/c/pay/{sid}",
             "_payment_intent_data": p.get("payment_intent_data") or {},
+            "_customer_creation": p.get("customer_creation"),
         }
         self.sessions[sid] = session
         return 200, self._public(session)
@@ -386,27 +389,40 @@ class FakeCheckout:
         return Response(upstream.content, status_code=upstream.status_code, media_type="application/json")
 
     # ------------------------------------------------------------------ the customer's side
-    def pay(self, session_id: str, api_key: str = "sk_test_fake") -> str:
-        """Pay an open session by card on localstripe; returns the PaymentIntent id."""
+    def pay(self, session_id: str, api_key: str = "sk_test_fake", card: str = "pm_card_visa") -> str:
+        """Pay an open session by card on localstripe; returns the PaymentIntent id. A session made to
+        save the card (`customer_creation=always` / `setup_future_usage`) gets a Customer with it."""
         session = self.sessions[session_id]
         if session["status"] != "open":
             raise RuntimeError(f"session is {session['status']}")
         client = stripe.StripeClient(api_key, base_addresses={"api": self.localstripe_base})
-        pi_meta = session["_payment_intent_data"].get("metadata") or {}
-        intent = client.v1.payment_intents.create(
-            params={
-                "amount": session["amount_total"],
-                "currency": session["currency"],
-                "payment_method": "pm_card_visa",
-                "payment_method_types": ["card"],
-                "confirm": True,
-                "metadata": pi_meta,
-            }
-        )
+        intent_data = session["_payment_intent_data"]
+        pi_meta = intent_data.get("metadata") or {}
+        params: dict[str, Any] = {
+            "amount": session["amount_total"],
+            "currency": session["currency"],
+            "payment_method": card,
+            "payment_method_types": ["card"],
+            "confirm": True,
+            "metadata": pi_meta,
+        }
+        customer = None
+        if session.get("_customer_creation") == "always" or intent_data.get("setup_future_usage"):
+            # Checkout creates a Customer and, with setup_future_usage, saves the card on it
+            customer = client.v1.customers.create(params={"description": "checkout customer"}).id
+            saved = client.v1.payment_methods.attach(card, params={"customer": customer})
+            params.update(customer=customer, payment_method=saved.id)
+        intent = client.v1.payment_intents.create(params=params)
         if intent.status != "succeeded":
             raise RuntimeError(f"localstripe PaymentIntent is {intent.status}")
         with self._lock:
-            session.update(status="complete", payment_status="paid", payment_intent=intent.id, url=None)
+            session.update(
+                status="complete",
+                payment_status="paid",
+                payment_intent=intent.id,
+                url=None,
+                customer=customer,
+            )
         return str(intent.id)
 
     def expire_now(self, session_id: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ DEBT_CALLS: dict[str, dict[str, Any]] = {
     "offer_plan": {},
     "accept_plan": {"plan_key": "m3"},
     "send_payment_link": {"amount": "full"},
+    "take_payment": {"amount": "full"},
     "log_promise": {"amount": 100, "date": "next friday"},
     "flag_dispute": {"reason": "insurance should have paid"},
     "request_financial_assistance": {"reason": "lost my job"},

@@ -37,6 +37,7 @@ MAX_EXPIRY = timedelta(hours=24)
 _SKEW = timedelta(minutes=1)
 _KEY_NAMESPACE = uuid.UUID("6f1d3a52-8c1e-4f5b-9a57-2b0c4de5b7a1")
 PRODUCT_NAME = "Account balance payment"
+SAVE_CARD_PURPOSE = "plan_first_payment"  # the card is kept for the plan's later installments
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 ID_FIELDS = frozenset({"practice_id", "guarantor_id", "conversation_id", "attempt"})
 
@@ -154,6 +155,19 @@ def idempotency_key(
     return f"bl-checkout-{uuid.uuid5(_KEY_NAMESPACE, name)}"  # 48 chars, well under Stripe's 255
 
 
+def metadata_problem(metadata: Mapping[str, str], *texts: str) -> str | None:
+    """Why metadata (and any other text sent along) may not go to Stripe, or None when it may."""
+    for key, value in metadata.items():
+        if not _ID.match(key) or not _ID.match(value):
+            return "payment metadata may only hold internal ids"
+    # Opaque ids are checked by shape only: a PMS id may be a 5-digit number (an Open Dental PatNum)
+    # that a code pattern cannot tell from a CPT code. Everything else is checked for care details.
+    checked = [*texts, *metadata.keys(), *(v for k, v in metadata.items() if k not in ID_FIELDS)]
+    if any(phi_problems(t) for t in checked):
+        return "payment details may not describe care (no codes or clinical words)"
+    return None
+
+
 def session_params(
     *,
     cents: int,
@@ -164,21 +178,26 @@ def session_params(
     metadata: Mapping[str, str],
     client_reference_id: str,
     product_name: str = PRODUCT_NAME,
+    save_card: bool = False,
 ) -> dict[str, Any]:
-    """The Checkout Session create params; refuses anything that could carry PHI (`PaymentLinkError`)."""
-    for key, value in metadata.items():
-        if not _ID.match(key) or not _ID.match(value):
-            raise PaymentLinkError("payment metadata may only hold internal ids")
-    # Opaque ids are checked by shape only: a PMS id may be a 5-digit number (an Open Dental PatNum)
-    # that a code pattern cannot tell from a CPT code. Everything else is checked for care details.
-    texts = [product_name, *metadata.keys(), *(v for k, v in metadata.items() if k not in ID_FIELDS)]
-    problems = [p for t in texts for p in phi_problems(t)]
-    if problems:
-        raise PaymentLinkError("payment details may not describe care (no codes or clinical words)")
+    """The Checkout Session create params; refuses anything that could carry PHI (`PaymentLinkError`).
+
+    `save_card` (a plan's first payment): the card is saved on a new Customer for off-session
+    installments (`customer_creation=always`, `payment_intent_data.setup_future_usage=off_session`).
+    """
+    problem = metadata_problem(metadata, product_name)
+    if problem:
+        raise PaymentLinkError(problem)
     if not _ID.match(client_reference_id):
         raise PaymentLinkError("the client reference may only hold an internal id")
     meta = dict(metadata)
+    intent_data: dict[str, Any] = {"metadata": meta, "description": product_name}
+    extra: dict[str, Any] = {}
+    if save_card:
+        intent_data["setup_future_usage"] = "off_session"
+        extra["customer_creation"] = "always"
     return {
+        **extra,
         "mode": "payment",
         "line_items": [
             {
@@ -193,7 +212,7 @@ def session_params(
         "expires_at": int(expires_at.timestamp()),
         "client_reference_id": client_reference_id,
         "metadata": meta,
-        "payment_intent_data": {"metadata": meta, "description": product_name},
+        "payment_intent_data": intent_data,
         "success_url": success_url,
         "cancel_url": cancel_url,
     }
@@ -247,6 +266,7 @@ class StripeLinks:
             cancel_url=self.cancel_url,
             metadata=metadata,
             client_reference_id=guarantor_id,
+            save_card=purpose == SAVE_CARD_PURPOSE,
         )
         key = idempotency_key(
             practice_id=self.practice_id,
