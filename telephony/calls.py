@@ -182,8 +182,10 @@ def answered_kind(answered_by: str | None) -> AnsweredKind:
     """What to do with an ``AnsweredBy`` value; None (no verdict yet) and ``unknown`` count as a person."""
     if answered_by in MACHINE_END:
         return "machine"
-    if answered_by == "fax" or answered_by == "machine_start":
-        return answered_by
+    if answered_by == "fax":
+        return "fax"
+    if answered_by == "machine_start":
+        return "machine_start"
     return "human"  # human or unknown: talk (after right-party verification)
 
 
