@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
+from agent.cli_pms import pms_app
 from agent.cli_users import users_app
 from agent.settings import Settings, SettingsError, load_settings
 
@@ -24,6 +25,7 @@ demo_app = typer.Typer(help="The demo practice.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
+app.add_typer(pms_app, name="pms")
 console = Console(stderr=True)
 
 

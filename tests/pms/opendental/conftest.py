@@ -9,14 +9,6 @@ import pytest
 from pms.opendental import OpenDentalClient, OpenDentalPms
 from pms.opendental.client import Mode, Tier
 from tests.fakes.opendental_server import FakeOpenDental
-from tests.store.conftest import (  # noqa: F401  (record-store fixtures on SQLite and PostgreSQL)
-    clock,
-    engine,
-    pg_store_url,
-    records,
-    sqlite_template,
-    store_url,
-)
 
 TZ = "America/Chicago"
 PRACTICE = "maple-grove-family-dental"

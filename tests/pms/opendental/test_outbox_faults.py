@@ -21,8 +21,13 @@ from agent.store.records import SqlRecords
 from pms.types import CommLogWrite, PaymentPlanWrite, PaymentWrite, PromiseWrite
 from tests.fakes.opendental_server import FakeOpenDental
 from tests.pms.opendental.conftest import AdapterFactory
+from tests.store import conftest as store
 from tests.store.conftest import Clock
 from tools.context import PmsWrite
+
+# the record-store fixtures, on SQLite and PostgreSQL
+store_url, sqlite_template, pg_store_url = store.store_url, store.sqlite_template, store.pg_store_url
+engine, clock, records = store.engine, store.clock, store.records
 
 G = "1"  # Emily Carter, the demo's prompt payer: guarantor with a $240.00 balance
 
