@@ -24,14 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Literal
 
 from prometheus_client import Counter
 
 from agent.brains.phrases import pretty_phone
 from agent.logs import get_logger
 from agent.metrics import REGISTRY
-from agent.outreach.channels import ContactRequest, DispatchResult, DispatchStatus
+from agent.outreach.channels import ContactRequest, DispatchResult, DispatchStatus, OutreachChannel
 from agent.outreach.voicemail import ContentRejected
 from agent.store.outbound_emails import OutboundEmail, OutboundEmailStore
 from agent.store.records import SqlRecords
@@ -95,8 +95,6 @@ class RenderedEmail:
 class EmailChannel:
     """`agent.outreach.channels.OutreachChannel` for e-mail."""
 
-    name: ClassVar[str] = "email"
-
     sender: EmailSender | None
     store: OutboundEmailStore
     records: SqlRecords
@@ -105,6 +103,8 @@ class EmailChannel:
     public_base_url: str
     from_address: str | None
     clock: Callable[[], datetime]
+
+    name: str = "email"
 
     async def dispatch(self, req: ContactRequest) -> DispatchResult:
         result = await self._dispatch(req)
@@ -312,3 +312,9 @@ def make_email_channel(runtime: Runtime, *, sender: EmailSender | None = None) -
         from_address=runtime.settings.smtp_from,
         clock=runtime.clock,
     )
+
+
+if TYPE_CHECKING:  # mypy proves the channel satisfies the pipeline's protocol
+
+    def _is_channel(channel: EmailChannel) -> OutreachChannel:
+        return channel

@@ -18,13 +18,13 @@ attempt `unknown` and is never redialled blindly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from prometheus_client import Counter
 
 from agent.metrics import REGISTRY
-from agent.outreach.channels import ContactRequest, DispatchResult, DispatchStatus
+from agent.outreach.channels import ContactRequest, DispatchResult, DispatchStatus, OutreachChannel
 from agent.store.calls import CallStore
 from agent.store.records import SqlRecords
 from pms.protocol import PmsAdapter
@@ -48,13 +48,13 @@ def callback_url(public_base_url: str, path: str, attempt_id: str) -> str:
 class VoiceChannel:
     """`agent.outreach.channels.OutreachChannel` for outbound calls."""
 
-    name: ClassVar[str] = "voice"
-
     calls: TwilioCallClient | None
     store: CallStore
     records: SqlRecords
     pms: PmsAdapter
     public_base_url: str
+
+    name: str = "voice"
 
     async def dispatch(self, req: ContactRequest) -> DispatchResult:
         result = await self._dispatch(req)
@@ -146,3 +146,9 @@ def make_voice_channel(runtime: Runtime) -> VoiceChannel:
         pms=runtime.pms,
         public_base_url=runtime.settings.public_base_url,
     )
+
+
+if TYPE_CHECKING:  # mypy proves the channel satisfies the pipeline's protocol
+
+    def _is_channel(channel: VoiceChannel) -> OutreachChannel:
+        return channel

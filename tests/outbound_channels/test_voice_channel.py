@@ -338,3 +338,14 @@ def test_unconfigured_twilio_answers_503(tmp_path: Any, twilio: CallsFakeTwilio)
     with TestClient(create_app(bare, background=False)) as client:
         for path in ("/twilio/voice/outbound", "/twilio/voice/status", "/twilio/voice/amd"):
             assert client.post(path, data={"CallSid": "CA1"}).status_code == 503
+
+
+def test_the_outreach_pipeline_uses_these_channels_when_configured(app: App) -> None:
+    from agent.outreach.email_channel import EmailChannel
+    from agent.outreach.service import build_channels
+    from agent.outreach.voice_channel import VoiceChannel
+
+    channels = build_channels(app.runtime)
+    assert isinstance(channels["email"], EmailChannel) and channels["email"].name == "email"
+    assert isinstance(channels["voice"], VoiceChannel) and channels["voice"].name == "voice"
+    assert channels["voice"].calls is app.runtime.call_client is not None
