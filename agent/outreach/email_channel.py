@@ -26,13 +26,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from prometheus_client import Counter
-
 from agent.brains.phrases import pretty_phone
 from agent.logs import get_logger
-from agent.metrics import REGISTRY
 from agent.outreach.channels import ContactRequest, DispatchResult, DispatchStatus, OutreachChannel
-from agent.outreach.voicemail import ContentRejected
+from agent.outreach.delivery import ContentRejected, accounted
 from agent.store.outbound_emails import OutboundEmail, OutboundEmailStore
 from agent.store.records import SqlRecords
 from pms.protocol import PmsAdapter
@@ -48,9 +45,6 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-EMAILS = Counter(
-    "balanceline_outreach_emails_total", "Outreach e-mails by result", ["result"], registry=REGISTRY
-)
 UNSUBSCRIBE_PATH = "/email/unsubscribe/"
 BILLING_CONSENT_BASES = frozenset({"written", "express_verbal"})
 _PLAN_PURPOSES = frozenset({"plan_offer", "plan_reminder"})
@@ -107,16 +101,7 @@ class EmailChannel:
     name: str = "email"
 
     async def dispatch(self, req: ContactRequest) -> DispatchResult:
-        result = await self._dispatch(req)
-        EMAILS.labels(result=result.status.value).inc()
-        if result.status is not DispatchStatus.SENT:
-            await self.records.audit(
-                "email.not_sent",
-                patient_id=req.patient_id,
-                conversation_id=None,
-                detail={"attempt_id": req.attempt_id, "status": result.status.value, "detail": result.detail},
-            )
-        return result
+        return await accounted(self.records, req, await self._dispatch(req))
 
     async def _dispatch(self, req: ContactRequest) -> DispatchResult:
         if req.channel != "email":
@@ -280,7 +265,6 @@ async def unsubscribe(
     except BaseException:
         await store.release_unsubscribe(email.attempt_id)
         raise
-    EMAILS.labels(result="unsubscribed").inc()
     return "unsubscribed"
 
 

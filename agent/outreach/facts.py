@@ -37,12 +37,23 @@ def payment_instant(p: Payment, tz: ZoneInfo) -> datetime:
     return p.posted_at if p.posted_at is not None else datetime.combine(p.paid_on, time(0), tz)
 
 
+async def store_facts(records: SqlRecords, account: AccountSummary, now: datetime) -> AccountFacts:
+    """Only what the record store knows (enough to rule out do-not-contact accounts cheaply)."""
+    values = [c.value for c in account.guarantor.contacts]
+    history = await records.contact_history(account.patient_id, now=now, values=values)
+    return AccountFacts(account, history, (), ())
+
+
 async def gather(
-    pms: PmsAdapter, records: SqlRecords, account: AccountSummary, now: datetime, tz: ZoneInfo
+    pms: PmsAdapter,
+    records: SqlRecords,
+    account: AccountSummary,
+    now: datetime,
+    tz: ZoneInfo,
+    known: AccountFacts | None = None,
 ) -> AccountFacts:
     gid = account.patient_id
-    values = [c.value for c in account.guarantor.contacts]
-    history = await records.contact_history(gid, now=now, values=values)
+    history = (known or await store_facts(records, account, now)).history
     today = now.astimezone(tz).date()
     appts = await pms.get_appointments(gid, from_date=today)
     upcoming = min((a.start for a in appts if a.status == "scheduled" and a.start >= now), default=None)

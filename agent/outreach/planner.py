@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.logs import get_logger
-from agent.outreach.facts import AccountFacts, gather, line_type, promise_is_broken
+from agent.outreach.facts import AccountFacts, gather, line_type, promise_is_broken, store_facts
 from agent.store.outreach import Cycle, OutreachJob, OutreachStore, PlannedJob
 from agent.store.records import SqlRecords
 from pms.protocol import PmsAdapter
@@ -138,6 +138,49 @@ def cadence_state(
     )
 
 
+def _unchanged(cycle: Cycle, today: date, pms_changed: bool, active_at: datetime | None) -> bool:
+    return not (
+        pms_changed
+        or cycle.balance_changed
+        or cycle.reviewed_at is None
+        or cycle.next_review_on is None
+        or today >= cycle.next_review_on
+        or (active_at is not None and active_at >= cycle.reviewed_at)
+    )
+
+
+REVIEW_AT_LEAST_EVERY = 7  # days: a safety net under the incremental planner
+
+
+def next_review(
+    item: WorkItem, acc: AccountSummary, cycle: Cycle, policy: PracticePolicy, today: date
+) -> date | None:
+    """The first day the account's answer could change by the calendar alone (None: every run).
+
+    Accounts with a planned or blocked-for-now contact are evaluated every run; quiet ones (none,
+    waiting, review, blocked for good) on the day their wait ends, a tier's age threshold is
+    crossed, or at least weekly. Any change to the account in between makes it evaluated at once."""
+    if item.status not in ("none", "waiting", "review", "blocked"):
+        return None
+    if item.status == "blocked" and item.decision is not None and item.decision.next_allowed_at is not None:
+        return None
+    days = [today + timedelta(days=REVIEW_AT_LEAST_EVERY)]
+    if item.step.due_on is not None and item.step.due_on > today:
+        days.append(item.step.due_on)
+    w = policy.scoring
+    ages = (w.immediate_call_min_days, w.human_review_days, policy.cadence.human_review_after_days)
+    if acc.balance_since is not None:
+        days += [
+            acc.balance_since + timedelta(days=t)
+            for t in ages
+            if acc.balance_since + timedelta(days=t) > today
+        ]
+    cycle_review = cycle.started_on + timedelta(days=policy.cadence.human_review_after_days)
+    if cycle_review > today:
+        days.append(cycle_review)
+    return min(days)
+
+
 def _targets(g: Patient, channel: Channel) -> list[ContactPoint]:
     if channel == "email":
         return list(g.emails)
@@ -233,28 +276,56 @@ class Planner:
         self,
         *,
         persist: bool = True,
+        incremental: bool = False,
         now: datetime | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> PlanSummary:
+        """Evaluate every account with a balance. `persist`: save jobs, cycles and review tasks
+        (False = a preview). `incremental`: skip accounts for which nothing can have changed since
+        their last evaluation (their items then have status "unchanged"; used by the runners)."""
         now = now or self.clock()
         today = now.astimezone(self.tz).date()
         practice_id = self.policy.practice.practice_id
         accounts = await self.accounts()
         balances = {a.patient_id: a.aging.patient_balance for a in accounts}
-        cycles = await self.store.cycles(practice_id, balances, today) if persist else {}
-        jobs = await self.store.jobs_by_cycle([c.cycle_id for c in cycles.values()]) if cycles else {}
+        cycles = await self.store.cycles(practice_id, balances, today, write=persist)
+        jobs = await self.store.jobs_by_cycle([c.cycle_id for c in cycles.values()])
+        fresh: set[str] | None = None
+        activity: dict[str, datetime] = {}
+        if persist and incremental:
+            fresh = await self._pms_changes(practice_id)
+            activity = await self.store.activity({a.patient_id: [c.value for c in a.guarantor.contacts]
+                                                  for a in accounts})  # fmt: skip
         summary = PlanSummary()
+        reviews: dict[str, date | None] = {}
         for i, acc in enumerate(accounts):
-            facts = await gather(self.pms, self.records, acc, now, self.tz)
-            cycle = cycles.get(acc.patient_id) or Cycle("preview", today, None)
-            item = await self._plan_one(facts, cycle, jobs.get(cycle.cycle_id, []), now, today, persist)
+            gid = acc.patient_id
+            cycle = cycles[gid]
+            if fresh is not None and _unchanged(cycle, today, gid in fresh, activity.get(gid)):
+                step = cadence.Step("none", reasons=("nothing changed since the last evaluation",))
+                summary.items.append(WorkItem(gid, "", 0.0, (), step, status="unchanged"))
+                continue
+            item = await self._plan_one(acc, cycle, jobs.get(cycle.cycle_id, []), now, today, persist)
             summary.items.append(item)
+            reviews[gid] = next_review(item, acc, cycle, self.policy, today)
             if item.status in ("scheduled", "awaiting_approval") and item.job_id:
                 summary.created += 1
             if progress is not None:
                 progress(i + 1, len(accounts))
-        log.info("outreach_planned", accounts=len(accounts), jobs=summary.created)
+        if persist:
+            await self.store.set_reviewed(practice_id, reviews, now)
+        log.info("outreach_planned", accounts=len(accounts), evaluated=len(reviews), jobs=summary.created)
         return summary
+
+    async def _pms_changes(self, practice_id: str) -> set[str] | None:
+        """Accounts the PMS changed since the last incremental plan (None: the adapter cannot say)."""
+        if not self.pms.capabilities().changes_since:
+            return None
+        key = f"{practice_id}:plan"
+        cursor = await self.store.get_cursor(key)
+        changes = await self.pms.changes_since(cursor)
+        await self.store.set_cursor(key, changes.cursor)
+        return set(changes.guarantor_ids) if cursor is not None else None
 
     async def _review(
         self, gid: str, cycle: Cycle, priority: Priority, step: cadence.Step, persist: bool
@@ -272,23 +343,26 @@ class Planner:
         await self.store.set_review_task(self.policy.practice.practice_id, gid, task)
 
     async def _plan_one(
-        self, facts: AccountFacts, cycle: Cycle, jobs: list[OutreachJob], now: datetime, today: date,
+        self, acc: AccountSummary, cycle: Cycle, jobs: list[OutreachJob], now: datetime, today: date,
         persist: bool,
     ) -> WorkItem:  # fmt: skip
-        acc = facts.account
         gid = acc.patient_id
+        open_job = next((j for j in jobs if j.state in OPEN), None)
+        if open_job is not None:  # already planned: the job row says what and why
+            step = cadence.Step("contact", open_job.step_key, (open_job.channel,), open_job.purpose,  # type: ignore[arg-type]
+                                open_job.due_at.date(), open_job.reasons)  # fmt: skip
+            return WorkItem(gid, open_job.tier, open_job.score, open_job.reasons, step, channel=open_job.channel,
+                            to=open_job.to, at=open_job.due_at, status=open_job.state, job_id=open_job.job_id,
+                            decision=Decision(True, "ok", None, "Already planned; re-checked at dispatch."))  # fmt: skip
+        facts = await store_facts(self.records, acc, now)
         priority = scoring.prioritise(acc, facts.history, self.policy, today)
+        if priority.tier not in (Tier.DO_NOT_CONTACT, Tier.INSURANCE_FOLLOW_UP, Tier.HUMAN_REVIEW):
+            facts = await gather(self.pms, self.records, acc, now, self.tz, known=facts)
+            priority = scoring.prioritise(acc, facts.history, self.policy, today)
 
         def mk(step: cadence.Step, **kw: Any) -> WorkItem:
             return WorkItem(gid, priority.tier.value, priority.score, priority.reasons, step, **kw)
 
-        open_job = next((j for j in jobs if j.state in OPEN), None)
-        if open_job is not None:
-            step = cadence.Step("contact", open_job.step_key, (open_job.channel,), open_job.purpose,  # type: ignore[arg-type]
-                                open_job.due_at.date(), open_job.reasons)  # fmt: skip
-            return mk(step, channel=open_job.channel, to=open_job.to, at=open_job.due_at,
-                            decision=Decision(True, "ok", None, "Already planned."), status="open_job",
-                            job_id=open_job.job_id)  # fmt: skip
         state = cadence_state(facts, priority, cycle, jobs, self.policy, today, self.channels)
         skipped: list[str] = []
         blocked: WorkItem | None = None

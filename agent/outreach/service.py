@@ -67,6 +67,8 @@ class OutreachService:
     clock: Callable[[], datetime]
     worker: str | None = None
     _planned_on: date | None = field(default=None, init=False)
+    _cursor: str | None = field(default=None, init=False)
+    _swept_at: datetime | None = field(default=None, init=False)
 
     @classmethod
     def from_runtime(
@@ -100,29 +102,35 @@ class OutreachService:
                           policy=self.policy, channels=self.channels, clock=self.clock, worker=self.worker)  # fmt: skip
 
     async def plan(
-        self, *, persist: bool = True, progress: Callable[[int, int], None] | None = None
+        self,
+        *,
+        persist: bool = True,
+        incremental: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> PlanSummary:
         """The daily pipeline, under a practice-wide lock so two workers never plan at once."""
         async with self.state.lock(
             f"outreach:plan:{self.policy.practice.practice_id}", ttl_seconds=600, wait_seconds=600
         ):
-            summary = await self.planner().plan(persist=persist, progress=progress)
+            summary = await self.planner().plan(persist=persist, incremental=incremental, progress=progress)
         if persist:
             self._planned_on = self.clock().astimezone(self.tz).date()
         return summary
 
     async def sync_changes(self) -> int:
         """Incremental A/R sync: open jobs of accounts that changed and no longer owe are cancelled
-        (the dispatcher re-checks everything else). Returns the number of accounts looked at."""
+        (the dispatcher re-checks everything else). Returns the number of changed accounts."""
         if not self.pms.capabilities().changes_since:
             return 0
         practice_id = self.policy.practice.practice_id
-        cursor = await self.store.get_cursor(practice_id)
-        changes = await self.pms.changes_since(cursor)
-        if cursor is not None:
-            open_ids = {
-                j.guarantor_id for j in await self.store.list_jobs(states=("scheduled", "awaiting_approval"))
-            }
+        if self._cursor is None:
+            self._cursor = await self.store.get_cursor(practice_id)
+        changes = await self.pms.changes_since(self._cursor)
+        if changes.cursor == self._cursor:
+            return 0
+        if self._cursor is not None and changes.guarantor_ids:
+            waiting = await self.store.list_jobs(states=("scheduled", "awaiting_approval"))
+            open_ids = {j.guarantor_id for j in waiting}
             for gid in changes.guarantor_ids:
                 if gid not in open_ids:
                     continue
@@ -130,15 +138,19 @@ class OutreachService:
                 if account is None or account.aging.patient_balance <= 0:
                     await self.store.cancel_open(gid, reason="balance_cleared")
         await self.store.set_cursor(practice_id, changes.cursor)
+        self._cursor = changes.cursor
         return len(changes.guarantor_ids)
 
     async def tick(self, *, plan: bool = True) -> Counter[str]:
         """One pass of the runner: sweep, sync, plan once per local day, dispatch what is due."""
-        await self.store.sweep_stale(LEASE_SECONDS)
+        now = self.clock()
+        if self._swept_at is None or (now - self._swept_at).total_seconds() >= LEASE_SECONDS / 2:
+            await self.store.sweep_stale(LEASE_SECONDS)
+            self._swept_at = now
         await self.sync_changes()
         today = self.clock().astimezone(self.tz).date()
         if plan and self._planned_on != today:
-            await self.plan()
+            await self.plan(incremental=True)
         return await self.dispatcher().run_due()
 
 

@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from prometheus_client import Counter
-
-from agent.metrics import REGISTRY
 from agent.outreach.channels import ContactRequest, DispatchResult, DispatchStatus, OutreachChannel
+from agent.outreach.delivery import accounted
 from agent.store.calls import CallStore
 from agent.store.records import SqlRecords
 from pms.protocol import PmsAdapter
@@ -33,7 +31,6 @@ from telephony.calls import TwilioCallClient
 if TYPE_CHECKING:
     from agent.runtime import Runtime
 
-CALLS = Counter("balanceline_outreach_calls_total", "Outreach calls by result", ["result"], registry=REGISTRY)
 
 OUTBOUND_PATH = "/twilio/voice/outbound"
 STATUS_PATH = "/twilio/voice/status"
@@ -57,16 +54,7 @@ class VoiceChannel:
     name: str = "voice"
 
     async def dispatch(self, req: ContactRequest) -> DispatchResult:
-        result = await self._dispatch(req)
-        CALLS.labels(result=result.status.value).inc()
-        if result.status is not DispatchStatus.SENT:
-            await self.records.audit(
-                "call.not_placed",
-                patient_id=req.patient_id,
-                conversation_id=None,
-                detail={"attempt_id": req.attempt_id, "status": result.status.value, "detail": result.detail},
-            )
-        return result
+        return await accounted(self.records, req, await self._dispatch(req))
 
     async def _dispatch(self, req: ContactRequest) -> DispatchResult:
         if req.channel != "voice":
@@ -111,17 +99,37 @@ class VoiceChannel:
             await self.store.mark_dial_failed(req.attempt_id, state="failed", error=code)
             return DispatchResult(DispatchStatus.PERMANENT, detail=code)
         await self.store.mark_dialed(req.attempt_id, outcome.call_sid)
-        await self.records.record_attempt(
+        await count_call_attempt(
+            self.records,
+            call_sid=outcome.call_sid,
             patient_id=patient.patient_id,
             guarantor_id=patient.guarantor_id,
-            channel="voice",
             to=req.to,
-            direction="outbound",
-            counted=True,
-            provider_sid=outcome.call_sid,
             status=outcome.status or "queued",
         )
         return DispatchResult(DispatchStatus.SENT, outcome.call_sid, "dialed")
+
+
+async def count_call_attempt(
+    records: SqlRecords,
+    *,
+    call_sid: str,
+    patient_id: str,
+    guarantor_id: str | None,
+    to: str,
+    status: str | None = None,
+) -> None:
+    """The counted contact attempt of a placed call (idempotent on the CallSid: counted once)."""
+    await records.record_attempt(
+        patient_id=patient_id,
+        guarantor_id=guarantor_id,
+        channel="voice",
+        to=to,
+        direction="outbound",
+        counted=True,
+        provider_sid=call_sid,
+        status=status,
+    )
 
 
 def make_call_client(runtime: Runtime) -> TwilioCallClient | None:

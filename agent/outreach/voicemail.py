@@ -11,24 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from agent.brains.phrases import pretty_phone
+from agent.outreach.delivery import ContentRejected
 from policies.config import PracticePolicy
 from policies.messages import lint
-from policies.types import Violation
 from prompts.outbound import render_outbound
 from telephony.twiml import say_then_hangup
-
-
-class ContentRejected(ValueError):
-    """A rendered message broke a content rule; nothing was sent."""
-
-    def __init__(self, what: str, violations: list[Violation]) -> None:
-        self.violations = violations
-        super().__init__(f"{what} rejected by the content linter: " + ", ".join(v.rule for v in violations))
-
-    @property
-    def code(self) -> str:
-        """Machine-readable, no PHI: `content_lint:<first rule>`."""
-        return f"content_lint:{self.violations[0].rule}"
 
 
 def _vars(policy: PracticePolicy) -> dict[str, str]:

@@ -74,6 +74,10 @@ class OutreachAccountRow(Base):
     balance: Mapped[Decimal] = mapped_column(Money)
     review_task_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Incremental planning: nothing can change for this account before `next_review_on` unless
+    # something about it changes after `reviewed_at` (PMS change, contact, ledger, promise, flag).
+    next_review_on: Mapped[date | None] = mapped_column(Date)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class OutreachCursorRow(Base):

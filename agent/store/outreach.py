@@ -16,7 +16,14 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from agent.store.base import StoreBase, upsert
-from agent.store.models import new_id
+from agent.store.models import (
+    AccountFlagRow,
+    ConsentEntryRow,
+    ContactAttemptRow,
+    ConversationRow,
+    PromiseRow,
+    new_id,
+)
 from agent.store.models_outreach import OPEN_STATES, OutreachAccountRow, OutreachCursorRow, OutreachJobRow
 
 
@@ -51,6 +58,9 @@ class Cycle:
     cycle_id: str
     started_on: date
     review_task_id: str | None
+    next_review_on: date | None = None
+    reviewed_at: datetime | None = None
+    balance_changed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +101,16 @@ REVIVABLE = ("blocked", "cancelled")
 class OutreachStore(StoreBase):
     # ---- cycles --------------------------------------------------------------------------------
 
-    async def cycles(self, practice_id: str, balances: dict[str, Decimal], today: date) -> dict[str, Cycle]:
+    async def cycles(
+        self, practice_id: str, balances: dict[str, Decimal], today: date, *, write: bool = True
+    ) -> dict[str, Cycle]:
         """The current cycle of every account in `balances`; a new one starts when an account that
-        was clear (or unknown) owes again. Balances are remembered for the next call."""
+        was clear (or unknown) owes again. Balances are remembered for the next call (`write=False`:
+        a preview that changes nothing)."""
         now = self._now()
         out: dict[str, Cycle] = {}
         ids = list(balances)
-        async with self._tx() as s:
+        async with self._sessions() as s, s.begin() as tx:
             rows: dict[str, OutreachAccountRow] = {}
             for chunk in _chunks(ids, 500):
                 found = await s.scalars(
@@ -117,9 +130,60 @@ class OutreachStore(StoreBase):
                     s.add(row)
                 elif row.balance <= 0 < bal:
                     row.cycle_id, row.cycle_started_on, row.review_task_id = new_id("cyc_"), today, None
+                changed = row.balance != bal or row.reviewed_at is None
                 if row.balance != bal:
                     row.balance, row.updated_at = bal, now
-                out[gid] = Cycle(row.cycle_id, row.cycle_started_on, row.review_task_id)
+                out[gid] = Cycle(row.cycle_id, row.cycle_started_on, row.review_task_id, row.next_review_on,
+                                 row.reviewed_at, changed)  # fmt: skip
+            if not write:
+                await tx.rollback()
+        return out
+
+    async def set_reviewed(self, practice_id: str, next_review: dict[str, date | None], at: datetime) -> None:
+        """Remember when each account was last evaluated and the first day it could need anything."""
+        async with self._tx() as s:
+            for gid, day in next_review.items():
+                await s.execute(
+                    update(OutreachAccountRow)
+                    .where(
+                        OutreachAccountRow.practice_id == practice_id, OutreachAccountRow.guarantor_id == gid
+                    )
+                    .values(next_review_on=day, reviewed_at=at)
+                )
+
+    async def activity(self, contacts: dict[str, Sequence[str]]) -> dict[str, datetime]:
+        """The latest record-store change per account: contact attempts, conversations, promises,
+        BalanceLine flags and consent/suppression entries (by patient or by one of `contacts`)."""
+        ids = list(contacts)
+        owner = {v.casefold(): gid for gid, values in contacts.items() for v in values}
+        out: dict[str, datetime] = {}
+
+        def bump(gid: str | None, at: datetime | None) -> None:
+            if gid is not None and at is not None and (gid not in out or at > out[gid]):
+                out[gid] = at
+
+        async with self._tx() as s:
+            for chunk in _chunks(ids, 500):
+                for col, at in (
+                    (ContactAttemptRow.guarantor_id, ContactAttemptRow.at),
+                    (ConversationRow.guarantor_id, ConversationRow.updated_at),
+                    (PromiseRow.guarantor_id, PromiseRow.created_at),
+                    (AccountFlagRow.guarantor_id, AccountFlagRow.set_at),
+                    (ConsentEntryRow.patient_id, ConsentEntryRow.at),
+                ):
+                    for gid, when in await s.execute(
+                        select(col, func.max(at)).where(col.in_(chunk)).group_by(col)
+                    ):
+                        bump(gid, when)
+            values = list(owner)
+            for chunk in _chunks(values, 500):
+                rows = await s.execute(
+                    select(ConsentEntryRow.value, func.max(ConsentEntryRow.at))
+                    .where(func.lower(ConsentEntryRow.value).in_(chunk))
+                    .group_by(ConsentEntryRow.value)
+                )
+                for value, when in rows:
+                    bump(owner.get((value or "").casefold()), when)
         return out
 
     async def set_review_task(self, practice_id: str, guarantor_id: str, task_id: str) -> None:
@@ -313,9 +377,12 @@ class OutreachStore(StoreBase):
         *,
         states: Iterable[str] | None = None,
         guarantor_id: str | None = None,
+        updated_since: datetime | None = None,
         limit: int = 10_000,
     ) -> list[OutreachJob]:
         q = select(OutreachJobRow).order_by(OutreachJobRow.due_at, OutreachJobRow.id).limit(limit)
+        if updated_since is not None:
+            q = q.where(OutreachJobRow.updated_at >= updated_since)
         if states is not None:
             q = q.where(OutreachJobRow.state.in_(list(states)))
         if guarantor_id is not None:

@@ -61,6 +61,8 @@ def upgrade() -> None:
         sa.Column("balance", sa.Numeric(precision=12, scale=2), nullable=False),
         sa.Column("review_task_id", sa.String(length=64), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("next_review_on", sa.Date(), nullable=True),
+        sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("practice_id", "guarantor_id", name=op.f("pk_outreach_accounts")),
     )
     op.create_table(
