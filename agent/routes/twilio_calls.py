@@ -14,11 +14,16 @@ Every effect is a conditional update in the store, so replays, duplicates and re
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from agent.logs import get_logger
 from agent.metrics import WEBHOOKS
-from agent.outreach.voicemail import ContentRejected, followup_sms_text, voicemail_twiml
+from agent.outreach.delivery import ContentRejected
+from agent.outreach.voice_channel import count_call_attempt
+from agent.outreach.voicemail import followup_sms_text, voicemail_twiml
 from agent.routes.deps import get_runtime
 from agent.routes.twilio_sms import _form as twilio_form
 from agent.runtime import Runtime
@@ -32,34 +37,57 @@ router = APIRouter(prefix="/twilio/voice", tags=["twilio"])
 log = get_logger(__name__)
 
 _EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response />'
-
-
-def _store(runtime: Runtime) -> CallStore:
-    return CallStore(runtime.sessions, runtime.clock)
+T = TypeVar("T")
 
 
 def _ack() -> Response:
     return Response(content=_EMPTY, media_type=TWIML_MEDIA_TYPE)
 
 
-def _bad(route: str, exc: MalformedWebhook) -> HTTPException:
-    WEBHOOKS.labels(route=route, result="malformed").inc()
-    return HTTPException(status_code=400, detail=str(exc))
+async def _parsed(request: Request, route: str, parse: Callable[[dict[str, str]], T]) -> T:
+    form = await twilio_form(request, route)
+    try:
+        return parse(form)
+    except MalformedWebhook as exc:
+        WEBHOOKS.labels(route=route, result="malformed").inc()
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+
+
+async def _our_call(
+    request: Request, route: str, call_sid: str
+) -> tuple[Runtime, CallStore, OutboundCall | None]:
+    """The outbound call this callback is about (None: not ours, e.g. an inbound call's status)."""
+    runtime = get_runtime(request)
+    store = CallStore(runtime.sessions, runtime.clock)
+    call = await store.get_call(call_sid=call_sid, attempt_id=request.query_params.get("attempt"))
+    if call is None:
+        WEBHOOKS.labels(route=route, result="unknown_call").inc()
+    elif call.just_linked and call.call_sid:  # a dial whose REST answer was lost: count it now
+        await count_call_attempt(
+            runtime.records,
+            call_sid=call.call_sid,
+            patient_id=call.patient_id,
+            guarantor_id=call.guarantor_id,
+            to=call.to,
+        )
+    return runtime, store, call
+
+
+def _call_sid(form: dict[str, str]) -> str:
+    sid = form.get("CallSid")
+    if not sid:
+        raise MalformedWebhook("Twilio webhook without CallSid")
+    return sid
 
 
 @router.post("/outbound")
 async def outbound_answered(request: Request) -> Response:
-    form = await twilio_form(request, "voice_outbound")
-    call_sid = form.get("CallSid")
-    if not call_sid:
-        raise _bad("voice_outbound", MalformedWebhook("Twilio webhook without CallSid"))
-    runtime = get_runtime(request)
-    call = await _store(runtime).get_call(call_sid=call_sid, attempt_id=request.query_params.get("attempt"))
+    call_sid = await _parsed(request, "voice_outbound", _call_sid)
+    runtime, _, call = await _our_call(request, "voice_outbound", call_sid)
     if call is None or call.ended or answered_kind(call.answered_by) != "human":
         # Not a call we placed, already over, or a machine/fax: nothing to talk to.
         WEBHOOKS.labels(route="voice_outbound", result="hangup").inc()
         return Response(content=hangup(), media_type=TWIML_MEDIA_TYPE)
-    await _count_if_linked(runtime, call)
     twiml = await connect_twiml(
         StreamGrants(runtime.state),
         runtime.settings.public_base_url,
@@ -71,37 +99,19 @@ async def outbound_answered(request: Request) -> Response:
 
 @router.post("/status")
 async def call_status(request: Request) -> Response:
-    form = await twilio_form(request, "voice_status")
-    try:
-        event = parse_call_status(form)
-    except MalformedWebhook as exc:
-        raise _bad("voice_status", exc) from exc
-    runtime = get_runtime(request)
-    store = _store(runtime)
-    call = await store.get_call(call_sid=event.call_sid, attempt_id=request.query_params.get("attempt"))
-    if call is None:
-        WEBHOOKS.labels(route="voice_status", result="unknown_call").inc()
-        return _ack()
-    await _count_if_linked(runtime, call)
-    applied = await store.apply_status(event)
-    WEBHOOKS.labels(route="voice_status", result=applied).inc()
+    event = await _parsed(request, "voice_status", parse_call_status)
+    _, store, call = await _our_call(request, "voice_status", event.call_sid)
+    if call is not None:
+        WEBHOOKS.labels(route="voice_status", result=await store.apply_status(event)).inc()
     return _ack()
 
 
 @router.post("/amd")
 async def amd_result(request: Request) -> Response:
-    form = await twilio_form(request, "voice_amd")
-    try:
-        amd = parse_amd(form)
-    except MalformedWebhook as exc:
-        raise _bad("voice_amd", exc) from exc
-    runtime = get_runtime(request)
-    store = _store(runtime)
-    call = await store.get_call(call_sid=amd.call_sid, attempt_id=request.query_params.get("attempt"))
+    amd = await _parsed(request, "voice_amd", parse_amd)
+    runtime, store, call = await _our_call(request, "voice_amd", amd.call_sid)
     if call is None:
-        WEBHOOKS.labels(route="voice_amd", result="unknown_call").inc()
         return _ack()
-    await _count_if_linked(runtime, call)
     # The first verdict stands: a replayed or contradicting callback cannot change what was done.
     verdict = await store.record_answered_by(amd.call_sid, amd.answered_by) or amd.answered_by
     kind = answered_kind(verdict)
@@ -113,20 +123,6 @@ async def amd_result(request: Request) -> Response:
         result = "human"
     WEBHOOKS.labels(route="voice_amd", result=result).inc()
     return _ack()
-
-
-async def _count_if_linked(runtime: Runtime, call: OutboundCall) -> None:
-    """A dial whose REST answer was lost learns its CallSid from the first callback: count it now."""
-    if call.just_linked and call.call_sid:
-        await runtime.records.record_attempt(
-            patient_id=call.patient_id,
-            guarantor_id=call.guarantor_id,
-            channel="voice",
-            to=call.to,
-            direction="outbound",
-            counted=True,
-            provider_sid=call.call_sid,
-        )
 
 
 async def _hang_up(runtime: Runtime, store: CallStore, call: OutboundCall) -> str:

@@ -8,16 +8,18 @@ status also stamps the attempt's `contact_attempts` row (in the same transaction
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.store.base import StoreBase, upsert
-from agent.store.models import ContactAttemptRow
+from agent.store.models import Base, ContactAttemptRow
 from agent.store.models_calls import OutboundCallRow
 from telephony.calls import CallStatusEvent
 
 StatusApplied = Literal["applied", "final", "stale", "unknown_call"]
+Row = TypeVar("Row", bound=Base)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,18 @@ def _call(row: OutboundCallRow, *, just_linked: bool = False) -> OutboundCall:
     )
 
 
+async def claim_row(s: AsyncSession, model: type[Row], values: dict[str, Any]) -> Row | None:
+    """Insert the row keyed by `attempt_id` unless it exists: None = inserted (claimed now), else
+    the existing row (one attempt, one row, whichever replica or retry gets there first)."""
+    stmt = upsert(s, model).values(**values)
+    result: Any = await s.execute(stmt.on_conflict_do_nothing(index_elements=["attempt_id"]))
+    if result.rowcount == 1:
+        return None
+    row = await s.get(model, values["attempt_id"])
+    assert row is not None
+    return row
+
+
 class CallStore(StoreBase):
     # ---- dialing ---------------------------------------------------------------------------------
 
@@ -80,13 +94,8 @@ class CallStore(StoreBase):
             "updated_at": now,
         }
         async with self._tx() as s:
-            stmt = upsert(s, OutboundCallRow).values(**values)
-            result: Any = await s.execute(stmt.on_conflict_do_nothing(index_elements=["attempt_id"]))
-            if result.rowcount == 1:
-                return None
-            row = await s.get(OutboundCallRow, attempt_id)
-            assert row is not None
-            return _call(row)
+            row = await claim_row(s, OutboundCallRow, values)
+            return None if row is None else _call(row)
 
     async def release_dial(self, attempt_id: str) -> None:
         """Undo a claim whose REST request certainly never placed a call (so a retry may dial)."""

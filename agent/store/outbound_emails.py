@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from agent.store.base import StoreBase, upsert
+from agent.store.base import StoreBase
+from agent.store.calls import claim_row
 from agent.store.models_calls import OutboundEmailRow
 
 
@@ -66,13 +67,8 @@ class OutboundEmailStore(StoreBase):
             "created_at": self._now(),
         }
         async with self._tx() as s:
-            stmt = upsert(s, OutboundEmailRow).values(**values)
-            result: Any = await s.execute(stmt.on_conflict_do_nothing(index_elements=["attempt_id"]))
-            if result.rowcount == 1:
-                return None
-            row = await s.get(OutboundEmailRow, attempt_id)
-            assert row is not None
-            return _email(row)
+            row = await claim_row(s, OutboundEmailRow, values)
+            return None if row is None else _email(row)
 
     async def release_email(self, attempt_id: str) -> None:
         """Undo a claim after a transient failure (nothing was accepted), so a retry may send."""

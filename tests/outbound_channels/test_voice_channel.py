@@ -326,6 +326,11 @@ def test_callbacks_are_signature_checked(app: App, twilio: CallsFakeTwilio) -> N
         forged = app.post_signed(f"{path}?attempt={req.attempt_id}", form, token="not-the-auth-token")
         assert forged.status_code == 403
     assert twilio.updates_of(sid) == [] and _call(app, sid).final_status is None
+    # Signed but malformed: 400, nothing changes.
+    assert app.post_signed("/twilio/voice/status", status_form(app, sid, "exploded", 9)).status_code == 400
+    assert app.post_signed("/twilio/voice/amd", amd_form(app, sid, "robot")).status_code == 400
+    assert app.post_signed("/twilio/voice/outbound", {"AccountSid": twilio.account_sid}).status_code == 400
+    assert twilio.updates_of(sid) == [] and _call(app, sid).status is None
     # Correctly signed (whatever the query): accepted, and the CallSid is the key.
     signed = app.post_signed("/twilio/voice/status?attempt=other", status_form(app, sid, "completed", 9))
     assert signed.status_code == 200
