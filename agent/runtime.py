@@ -16,6 +16,7 @@ from agent.logs import get_logger
 from agent.messaging import GuardedSms
 from agent.outbox import OutboxDrainer
 from agent.outreach.email_channel import make_email_sender
+from agent.outreach.service import start_in_process
 from agent.outreach.voice_channel import make_call_client
 from agent.payments import make_payment_links, run_plan_charges
 from agent.settings import Settings
@@ -72,6 +73,7 @@ class Runtime:
         """Background loops of the embedded default (the PMS-write outbox drainer)."""
         self._tasks.append(asyncio.create_task(self.outbox.run_forever(self._stop, outbox_interval)))
         self._tasks.append(asyncio.create_task(run_plan_charges(self, self._stop)))  # plans charge themselves
+        self._tasks.extend(start_in_process(self, self._stop))  # outreach pipeline (no Redis: in-process)
 
     async def close(self) -> None:
         self._stop.set()

@@ -6,6 +6,7 @@ import asyncio
 import signal
 
 from agent.logs import get_logger
+from agent.outreach.jobs import run_outreach_worker
 from agent.payments import run_plan_charges
 from agent.runtime import build_runtime
 from agent.settings import Settings
@@ -24,6 +25,7 @@ async def run_worker(settings: Settings, *, interval: float = 2.0) -> None:
         await asyncio.gather(
             runtime.outbox.run_forever(stop, interval),
             run_plan_charges(runtime, stop),  # installment reminders, charges and retries
+            run_outreach_worker(runtime, stop),  # arq: daily outreach plan + dispatch of due contacts
         )
     finally:
         await runtime.close()

@@ -15,7 +15,7 @@ import importlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -66,7 +66,7 @@ class OutreachService:
     channels: dict[str, OutreachChannel]
     clock: Callable[[], datetime]
     worker: str | None = None
-    _planned_on: date | None = field(default=None, init=False)
+    _planned_on: str | None = field(default=None, init=False)
     _cursor: str | None = field(default=None, init=False)
     _swept_at: datetime | None = field(default=None, init=False)
 
@@ -113,8 +113,6 @@ class OutreachService:
             f"outreach:plan:{self.policy.practice.practice_id}", ttl_seconds=600, wait_seconds=600
         ):
             summary = await self.planner().plan(persist=persist, incremental=incremental, progress=progress)
-        if persist:
-            self._planned_on = self.clock().astimezone(self.tz).date()
         return summary
 
     async def sync_changes(self) -> int:
@@ -141,16 +139,32 @@ class OutreachService:
         self._cursor = changes.cursor
         return len(changes.guarantor_ids)
 
-    async def tick(self, *, plan: bool = True) -> Counter[str]:
-        """One pass of the runner: sweep, sync, plan once per local day, dispatch what is due."""
+    async def housekeeping(self) -> None:
+        """Sweep jobs whose worker died (at most every half lease) and apply PMS changes."""
         now = self.clock()
         if self._swept_at is None or (now - self._swept_at).total_seconds() >= LEASE_SECONDS / 2:
             await self.store.sweep_stale(LEASE_SECONDS)
             self._swept_at = now
         await self.sync_changes()
-        today = self.clock().astimezone(self.tz).date()
-        if plan and self._planned_on != today:
-            await self.plan(incremental=True)
+
+    async def plan_if_due(self) -> bool:
+        """The daily pipeline once per practice-local day, whichever runner or worker gets here
+        first (the day is marked in shared state, so Redis makes it once across workers)."""
+        today = self.clock().astimezone(self.tz).date().isoformat()
+        key = f"outreach:planned:{self.policy.practice.practice_id}"
+        if self._planned_on == today or await self.state.get(key) == today:
+            self._planned_on = today
+            return False
+        await self.plan(incremental=True)
+        await self.state.set(key, today, ttl_seconds=3 * 86400)
+        self._planned_on = today
+        return True
+
+    async def tick(self, *, plan: bool = True) -> Counter[str]:
+        """One pass of the in-process runner: housekeeping, the daily plan, dispatch what is due."""
+        await self.housekeeping()
+        if plan:
+            await self.plan_if_due()
         return await self.dispatcher().run_due()
 
 

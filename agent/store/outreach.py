@@ -378,9 +378,12 @@ class OutreachStore(StoreBase):
         states: Iterable[str] | None = None,
         guarantor_id: str | None = None,
         updated_since: datetime | None = None,
+        due_by: datetime | None = None,
         limit: int = 10_000,
     ) -> list[OutreachJob]:
         q = select(OutreachJobRow).order_by(OutreachJobRow.due_at, OutreachJobRow.id).limit(limit)
+        if due_by is not None:
+            q = q.where(OutreachJobRow.due_at <= due_by)
         if updated_since is not None:
             q = q.where(OutreachJobRow.updated_at >= updated_since)
         if states is not None:
