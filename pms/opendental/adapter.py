@@ -183,7 +183,7 @@ class OpenDentalPms(OpenDentalWrites):
         rows = await self.client.get_all("/payments", {"PatNum": guarantor_id})
         names = await self._payment_types()
         found = [parse.payment(r, names, self.tz) for r in rows if od_date(r.get("PayDate"))]
-        return sorted(found, key=lambda p: (p.paid_on, p.payment_id), reverse=True)
+        return sorted(found, key=lambda p: (-p.paid_on.toordinal(), p.payment_id))
 
     async def get_payment_plans(self, guarantor_id: str) -> list[PaymentPlan]:
         if not guarantor_id.isdigit():

@@ -126,6 +126,7 @@ class FakeOpenDental:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        self._dirty = True
         self.reset()
         self.app = Starlette(
             routes=[Route("/api/v1/{path:path}", self._handle, methods=["GET", "POST", "PUT"])]
@@ -134,8 +135,16 @@ class FakeOpenDental:
     # ---- state -------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to the seed data; faults and the request log cleared."""
+        """Back to the seed data (copied again only after a write); faults and the request log cleared."""
         with self._lock:
+            self.requests = []
+            self.econnector_down = False
+            self._failures = []
+            self._losses = []
+            self._last = {}
+            if not self._dirty:
+                return
+            self._dirty = False
             seed = copy.deepcopy(self._seed)
             self.patients: dict[int, dict[str, Any]] = {p["PatNum"]: p for p in seed["patients"]}
             self.aging: dict[int, dict[str, Any]] = {a["PatNum"]: a for a in seed["aging"]}
@@ -155,11 +164,6 @@ class FakeOpenDental:
                 "PracticePhone": seed["practice"]["PracticePhone"],
                 "DateLastAging": seed["practice"]["AsOf"],
             }
-            self.requests = []
-            self.econnector_down = False
-            self._failures = []
-            self._losses = []
-            self._last = {}
 
     def fail_next(self, n: int, status: int = 500) -> None:
         with self._lock:
@@ -223,6 +227,7 @@ class FakeOpenDental:
             if answer is None:
                 try:
                     body = json.loads(raw) if raw else None
+                    self._dirty = self._dirty or method != "GET"
                     status, data = self._route(method, path, dict(request.query_params), body)
                 except (KeyError, ValueError, TypeError) as exc:
                     status, data = 400, f"Invalid request: {exc}"
