@@ -2,6 +2,7 @@
 
 It survives across turns and, for SMS, across days (persisted as JSON in the record store).
 Transcripts are stored redacted; `CallerState` (from `tools`) carries verification and outcome.
+Brain memory listed in `TRANSIENT_MEMORY` is never stored (see `held_memory`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from typing import Any, Literal
 from tools.context import CallerState
 
 Speaker = Literal["patient", "agent"]
+
+# Brain memory that must not reach the record store: a date of birth typed before the name waits
+# for it there (RulesBrain: memory["rules"]["id"]["dob"]; LlmBrain: memory["llm"]["dob"]). `to_json`
+# leaves these out and lists in `held_elsewhere` which ones were set, so a channel that resumes a
+# conversation later (SMS) can keep the values in shared state with a short TTL and put them back.
+TRANSIENT_MEMORY: tuple[tuple[str, ...], ...] = (("rules", "id", "dob"), ("llm", "dob"))
 
 
 @dataclass
@@ -40,6 +47,8 @@ class Conversation:
     summary: str | None = None
     # brain-private scratch space (e.g. the rules brain's pending question); JSON-able only
     memory: dict[str, Any] = field(default_factory=dict)
+    # transient memory paths ("rules.id.dob") that were set when the conversation was last stored
+    held_elsewhere: list[str] = field(default_factory=list)
 
     @property
     def conversation_id(self) -> str:
@@ -54,8 +63,40 @@ class Conversation:
         self.turns.append(turn)
         return turn
 
+    def held_memory(self) -> dict[str, Any]:
+        """The transient memory values set now, by dotted path (JSON-able)."""
+        out: dict[str, Any] = {}
+        for path in TRANSIENT_MEMORY:
+            node: Any = self.memory
+            for key in path[:-1]:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict) and node.get(path[-1]) is not None:
+                out[".".join(path)] = _jsonable(node[path[-1]])
+        return out
+
+    def restore_memory(self, held: dict[str, Any]) -> None:
+        """Put transient values (from `held_memory`) back into memory."""
+        known = {".".join(p): p for p in TRANSIENT_MEMORY}
+        for dotted, value in held.items():
+            path = known.get(dotted)
+            if path is None:
+                continue
+            node = self.memory
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = value
+
     def to_json(self) -> dict[str, Any]:
+        """Everything but the transient memory (`held_elsewhere` lists what was left out)."""
         data = asdict(self)
+        held = self.held_memory()
+        for dotted in held:
+            *parents, leaf = dotted.split(".")
+            node = data["memory"]
+            for key in parents:
+                node = node[key]
+            del node[leaf]
+        data["held_elsewhere"] = sorted(held)
         return _jsonable(data)
 
     @classmethod
@@ -77,6 +118,7 @@ class Conversation:
             ],
             summary=data.get("summary"),
             memory=dict(data.get("memory", {})),
+            held_elsewhere=list(data.get("held_elsewhere", [])),
         )
 
 

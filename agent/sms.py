@@ -11,11 +11,12 @@ Order of work for a text (each step durable before the next):
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from agent.conversation import Conversation
 from agent.logs import get_logger
@@ -23,6 +24,7 @@ from agent.messaging import GuardedSms
 from agent.metrics import SMS_INBOUND
 from agent.state.base import SharedState
 from agent.store.records import SqlRecords
+from agent.store.writes import WriteBatch
 from agent.turns import TurnEngine
 from pms.protocol import PmsAdapter
 from pms.types import CommLogWrite, ContactPreferenceWrite
@@ -35,7 +37,9 @@ from tools.context import CallerState, PaymentLinks, ToolContext
 
 log = get_logger(__name__)
 
-IDEMPOTENCY_TTL = 7 * 24 * 3600
+IDEMPOTENCY_TTL = 7 * 24 * 3600  # a processed MessageSid is answered "duplicate" this long
+HELD_TTL = 1800  # a date of birth texted before the name waits this long (in shared state) for it
+IN_FLIGHT_TTL = 300  # a claim whose process died mid-text stops blocking Twilio's retries after this
 
 
 @dataclass(frozen=True)
@@ -67,48 +71,45 @@ class SmsChannel:
     clock: Callable[[], datetime]
 
     async def handle(self, msg: InboundText) -> SmsOutcome:
-        key = f"sms-in:{msg.message_sid}"
-        if not await self.state.claim(key, IDEMPOTENCY_TTL):
-            if await self.state.get(key) != "done":
-                # The first delivery is still being processed (or just failed): don't tell Twilio
-                # "done" for a text that may never be recorded; a non-2xx lets it retry later.
-                return SmsOutcome(kind="in_progress", reply=None)
-            SMS_INBOUND.labels(kind="duplicate").inc()
-            return SmsOutcome(kind="duplicate", reply=None)
-        try:
-            async with self.state.lock(f"sms-contact:{msg.from_}", ttl_seconds=60, wait_seconds=30):
-                outcome = await self._handle_locked(msg)
-            await self.state.set(key, "done", IDEMPOTENCY_TTL)
-            return outcome
-        except BaseException:
-            # Processing failed: let Twilio's retry through (the store's unique MessageSid still
-            # guarantees nothing is recorded twice).
-            await self.state.release(f"sms-in:{msg.message_sid}")
-            raise
+        async with self.state.claim_locked(
+            f"sms-in:{msg.message_sid}",
+            lock=f"sms-contact:{msg.from_}",
+            in_flight_ttl=IN_FLIGHT_TTL,
+            done_ttl=IDEMPOTENCY_TTL,
+            lock_ttl=60,
+            lock_wait=30,
+        ) as claim:
+            if claim == "claimed":
+                # A failure below forgets the claim, so Twilio's retry is processed (the store's
+                # unique MessageSid still guarantees nothing is recorded twice).
+                return await self._handle_locked(msg)
+        if claim == "in_flight":
+            # The first delivery is still being processed (or just failed): don't tell Twilio
+            # "done" for a text that may never be recorded; a non-2xx lets it retry later.
+            return SmsOutcome(kind="in_progress", reply=None)
+        SMS_INBOUND.labels(kind="duplicate").inc()
+        return SmsOutcome(kind="duplicate", reply=None)
 
     async def _handle_locked(self, msg: InboundText) -> SmsOutcome:
-        suppressed = await self.records.is_suppressed(msg.from_, "sms")
-        kw = classify_sms(msg.body, msg.opt_out_type, suppressed=suppressed)
-        conv = await self._conversation(msg.from_)
-        if not await self.records.add_message(
-            conversation_id=conv.conversation_id,
-            direction="in",
-            channel="sms",
-            body=redact(msg.body),
+        body = redact(msg.body)
+        opened = await self.records.open_inbound_text(
+            contact=msg.from_,
+            idle_days=self.policy.sms.session_idle_days,
             provider_sid=msg.message_sid,
-            status="received",
-        ):
+            body=body,
+        )
+        if opened.conversation is not None:
+            conv, recorded = opened.conversation, opened.recorded
+        else:
+            conv, detail = await self._new_conversation(msg.from_)
+            recorded = await self.records.start_inbound_text(
+                conv, provider_sid=msg.message_sid, body=body, detail=detail
+            )
+        if not recorded:
             SMS_INBOUND.labels(kind="duplicate").inc()
             return SmsOutcome(kind="duplicate", reply=None, conversation_id=conv.conversation_id)
-        await self.records.record_attempt(
-            patient_id=conv.state.patient_id,
-            guarantor_id=conv.state.guarantor_id,
-            channel="sms",
-            to=msg.from_,
-            direction="inbound",
-            counted=False,
-            provider_sid=None,
-        )
+        suppressed = opened.suppressed
+        kw = classify_sms(msg.body, msg.opt_out_type, suppressed=suppressed)
         SMS_INBOUND.labels(kind=kw.kind).inc()
         if kw.kind == "stop":
             return await self._stop(msg, conv, kw.scope, kw.twilio_handled)
@@ -118,28 +119,41 @@ class SmsChannel:
             return await self._help(msg, conv, kw.twilio_handled)
         if suppressed:
             # They opted out earlier and wrote again without START: we may not text them.
-            await self.records.audit(
+            batch = self.records.batch()
+            batch.audit(
                 "sms.inbound_while_suppressed",
                 patient_id=conv.state.patient_id,
                 conversation_id=conv.conversation_id,
                 detail={},
             )
-            await self.records.save_conversation(conv)
+            batch.save_conversation(conv)
+            await self.records.apply(batch)
             return SmsOutcome(kind="suppressed", reply=None, conversation_id=conv.conversation_id)
+        records = self.records.deferring_audits()
         ctx = ToolContext(
             pms=self.pms,
             policy=self.policy,
-            records=self.records,
+            records=records,
             payments=self.payments,
             clock=self.clock,
             messenger=None,
         )
+        await self._restore_held(conv)
         result = await self.engine.run(conv, msg.body, ctx)
-        await self.records.save_conversation(conv)
-        sent = await self._reply(conv, msg, result.reply) if result.reply else False
+        await self._hold(conv)
+        # The turn's audit events and its state commit together, before the reply goes out.
+        before = records.deferred
+        before.save_conversation(conv)
+        sent = False
+        if result.reply:
+            after = self.records.batch()
+            self._comm_log(after, conv, msg, result.reply)
+            sent = await self._reply(conv, msg, result.reply, before=before, after=after)
+        else:
+            self._comm_log(before, conv, msg, result.reply)
+            await self.records.apply(before)
         if conv.state.outcome == "wrong_party":  # after the one acknowledgement, never again
             await self._wrong_party(conv, msg)
-        await self._comm_log(conv, msg, result.reply)
         return SmsOutcome(
             kind="conversation", reply=result.reply, conversation_id=conv.conversation_id, sent=sent
         )
@@ -151,15 +165,18 @@ class SmsChannel:
     ) -> SmsOutcome:
         sc = {"all": SuppressionScope.ALL, "voice": SuppressionScope.VOICE}.get(scope, SuppressionScope.SMS)
         patient_ids = [conv.state.patient_id] if conv.state.patient_id else conv.state.candidate_patient_ids
-        await self.records.add_suppression(
+        batch = self.records.batch()
+        batch.ledger_entry(
             patient_id=conv.state.patient_id,
             value=msg.from_,
-            scope=sc,
+            scope=sc.value,
+            action="opt_out",
+            basis=None,
             reason="patient_request",
             source="sms",
         )
         for pid in patient_ids:
-            await self.records.enqueue_pms_write(
+            batch.pms_write(
                 ContactPreferenceWrite(
                     idempotency_key=f"{self.policy.practice.practice_id}|{pid}|optout|{msg.message_sid}",
                     patient_id=pid,
@@ -171,7 +188,8 @@ class SmsChannel:
             )
         conv.state.outcome = "opt_out"
         conv.state.ended = True
-        await self.records.save_conversation(conv)
+        batch.save_conversation(conv)
+        await self.records.apply(batch)  # the opt-out is durable before anything else happens
         reply: str | None = None
         sent = False
         # At most one confirmation, and none when Twilio's own opt-out handling already replied.
@@ -182,36 +200,42 @@ class SmsChannel:
         return SmsOutcome(kind="stop", reply=reply, conversation_id=conv.conversation_id, sent=sent)
 
     async def _start(self, msg: InboundText, conv: Conversation, twilio_handled: bool) -> SmsOutcome:
-        await self.records.add_consent(
+        batch = self.records.batch()
+        batch.ledger_entry(
             patient_id=conv.state.patient_id,
             value=msg.from_,
-            channel="sms",
+            scope="sms",
             action="opt_in",
             basis="sms_opt_in",
+            reason=None,
             source="sms",
         )
-        await self.records.save_conversation(conv)
+        batch.save_conversation(conv)
         reply: str | None = None
         sent = False
-        if not twilio_handled:
+        if twilio_handled:
+            await self.records.apply(batch)
+        else:
             reply = render(
                 "opt_in_confirmation",
                 channel="sms",
                 lang=conv.state.language,
                 practice=self.policy.practice.name,
             )
-            sent = await self._reply(conv, msg, reply)
+            sent = await self._reply(conv, msg, reply, before=batch)
         return SmsOutcome(kind="start", reply=reply, conversation_id=conv.conversation_id, sent=sent)
 
     async def _help(self, msg: InboundText, conv: Conversation, twilio_handled: bool) -> SmsOutcome:
-        await self.records.save_conversation(conv)
+        batch = self.records.batch()
+        batch.save_conversation(conv)
         if twilio_handled:
+            await self.records.apply(batch)
             return SmsOutcome(kind="help", reply=None, conversation_id=conv.conversation_id)
         p = self.policy.practice
         reply = self.policy.sms.help_text or render(
             "help", channel="sms", lang=conv.state.language, practice=p.name, phone=_pretty(p.callback_number)
         )
-        sent = await self._reply(conv, msg, reply)
+        sent = await self._reply(conv, msg, reply, before=batch)
         return SmsOutcome(kind="help", reply=reply, conversation_id=conv.conversation_id, sent=sent)
 
     async def _wrong_party(self, conv: Conversation, msg: InboundText) -> None:
@@ -231,25 +255,33 @@ class SmsChannel:
         )
 
     async def _reply(
-        self, conv: Conversation, msg: InboundText, body: str, *, purpose: str = "reply"
+        self,
+        conv: Conversation,
+        msg: InboundText,
+        body: str,
+        *,
+        purpose: str = "reply",
+        before: WriteBatch | None = None,
+        after: WriteBatch | None = None,
     ) -> bool:
-        """Answer the text just received (suppression is still checked, except for an opt-out confirmation)."""
-        res = await self.outbound.send_sms(
+        """Answer the text just received (suppression is still checked, except for an opt-out
+        confirmation). `before` commits with that check, `after` with the record of the send."""
+        res = await self.outbound.send(
             patient_id=conv.state.patient_id,
             to=msg.from_,
             body=body,
             purpose=purpose,
             initiated_by="patient_reply",
             conversation_id=conv.conversation_id,
+            before=before,
+            after=after,
         )
         return res.sent
 
     # ---- conversation ----------------------------------------------------------------------------
 
-    async def _conversation(self, phone: str) -> Conversation:
-        conv = await self.records.find_open_conversation("sms", phone, self.policy.sms.session_idle_days)
-        if conv is not None:
-            return conv
+    async def _new_conversation(self, phone: str) -> tuple[Conversation, dict[str, Any]]:
+        """A conversation for a number with none open (caller ID from the PMS); not yet stored."""
         matches = await self.pms.find_patients_by_phone(phone)
         state = CallerState(
             conversation_id=f"cv_{uuid.uuid4().hex[:20]}",
@@ -266,16 +298,24 @@ class SmsChannel:
                 state.patient_id = patient.patient_id
                 state.guarantor_id = patient.guarantor_id
         conv = Conversation(state=state, direction="inbound", started_at=self.clock())
-        await self.records.save_conversation(conv)
-        await self.records.audit(
-            "conversation.started",
-            patient_id=None,
-            conversation_id=state.conversation_id,
-            detail={"channel": "sms", "matches": len(matches)},
-        )
-        return conv
+        return conv, {"channel": "sms", "matches": len(matches)}
 
-    async def _comm_log(self, conv: Conversation, msg: InboundText, reply: str) -> None:
+    async def _restore_held(self, conv: Conversation) -> None:
+        """Put back the transient memory (a date of birth awaiting the name) kept in shared state."""
+        if conv.held_elsewhere:
+            raw = await self.state.get(f"sms-held:{conv.conversation_id}")
+            if raw:
+                conv.restore_memory(json.loads(raw))
+
+    async def _hold(self, conv: Conversation) -> None:
+        """Keep the transient memory out of the record store: in shared state, for HELD_TTL."""
+        held = conv.held_memory()
+        if held:
+            await self.state.set(f"sms-held:{conv.conversation_id}", json.dumps(held), HELD_TTL)
+        elif conv.held_elsewhere:
+            await self.state.delete(f"sms-held:{conv.conversation_id}")
+
+    def _comm_log(self, batch: WriteBatch, conv: Conversation, msg: InboundText, reply: str) -> None:
         """One PMS comm-log note per exchange, only for a verified patient (never the wrong chart)."""
         if not (conv.state.verified and conv.state.patient_id):
             return
@@ -283,7 +323,7 @@ class SmsChannel:
         note = f"Text with patient (BalanceLine). Patient: {redact(msg.body)[:300]} | Reply: {redact(reply)[:300]}"
         if tools_used:
             note += f" | Actions: {', '.join(tools_used)}"
-        await self.records.enqueue_pms_write(
+        batch.pms_write(
             CommLogWrite(
                 idempotency_key=f"{self.policy.practice.practice_id}|{conv.state.patient_id}|sms|{msg.message_sid}",
                 patient_id=conv.state.patient_id,

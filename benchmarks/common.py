@@ -224,3 +224,16 @@ async def pg_transactions(dbname: str, admin_dsn: str = PG_ADMIN_DSN) -> int:
     finally:
         await conn.close()
     return int(n or 0)
+
+
+async def inbound_texts(dbname: str, admin_dsn: str = PG_ADMIN_DSN) -> int:
+    """Inbound messages recorded in `dbname` so far (texts the app has handled)."""
+    import asyncpg
+
+    dsn = admin_dsn.rsplit("/", 1)[0] + "/" + dbname
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        n = await conn.fetchval("SELECT count(*) FROM messages WHERE direction = 'in'")
+    finally:
+        await conn.close()
+    return int(n or 0)

@@ -52,6 +52,7 @@ from benchmarks.common import (
     create_database,
     drop_database,
     free_port,
+    inbound_texts,
     pg_transactions,
     pids_named,
     sqlalchemy_url,
@@ -291,6 +292,11 @@ class SmsResult:
     # CPU milliseconds per text answered in the window, per group (meaningful when achieved ~ rate)
     cpu_ms_per_text: dict[str, float] = field(default_factory=dict)
     pg_transactions: int = 0  # PostgreSQL transactions in the window (pg_stat_database; ~ per text below)
+    # Texts the app recorded during the window, whenever they were sent: the denominator of the
+    # per-text costs below, which (unlike achieved/s) stay meaningful on a busy or overloaded box.
+    handled: int = 0
+    app_cpu_ms_per_handled: float = 0.0
+    pg_transactions_per_handled: float = 0.0
     profile: list[tuple[str, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -735,6 +741,7 @@ def _drive(
             }
         )
         xacts = asyncio.run(pg_transactions(dbname))
+        handled = asyncio.run(inbound_texts(dbname))
         meter.start()
         spies = _start_profiles(workers, duration, work) if profile else []
         if profile and not spies:
@@ -742,6 +749,16 @@ def _drive(
         time.sleep(max(0.0, t0 + warmup + duration - time.time()))
         result.cpu = meter.stop(duration)
         result.pg_transactions = asyncio.run(pg_transactions(dbname)) - xacts
+        result.handled = asyncio.run(inbound_texts(dbname)) - handled
+        if result.handled:
+            cores = result.cpu.get("app", 0.0)
+            result.app_cpu_ms_per_handled = 1000 * cores * duration / result.handled
+            result.pg_transactions_per_handled = result.pg_transactions / result.handled
+            result.notes.append(
+                f"per text recorded in the window ({result.handled}): app CPU "
+                f"{result.app_cpu_ms_per_handled:.1f} ms, {result.pg_transactions_per_handled:.1f} "
+                "PostgreSQL transactions"
+            )
         if meter.lost.get("postgres"):
             result.notes.append(
                 f"{meter.lost['postgres']} PostgreSQL backends ended during the window (CPU not counted)"

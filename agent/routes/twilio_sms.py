@@ -1,4 +1,9 @@
-"""Twilio SMS webhooks: signature-checked, idempotent on MessageSid."""
+"""Twilio SMS webhooks: signature-checked, idempotent on MessageSid, with load shedding.
+
+Each process handles at most `MAX_IN_FLIGHT` inbound texts at once; beyond that it answers 503 with
+Retry-After at once (before reading the body), and Twilio delivers the text again later. Past
+capacity that keeps the accepted texts fast instead of letting every request queue into a timeout.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,9 @@ from telephony.twiml import empty_messaging_response
 
 router = APIRouter(prefix="/twilio/sms", tags=["twilio"])
 TWIML = "application/xml"
+MAX_IN_FLIGHT = 48  # inbound texts being processed per process; more are shed (503 + Retry-After)
+SHED_RETRY_AFTER = "2"
+_in_flight = 0
 
 
 async def _form(request: Request, route: str) -> dict[str, str]:
@@ -31,6 +39,20 @@ async def _form(request: Request, route: str) -> dict[str, str]:
 
 @router.post("/inbound")
 async def sms_inbound(request: Request) -> Response:
+    global _in_flight
+    if _in_flight >= MAX_IN_FLIGHT:
+        WEBHOOKS.labels(route="sms_inbound", result="shed").inc()
+        return Response(
+            content="busy, retry later", status_code=503, headers={"Retry-After": SHED_RETRY_AFTER}
+        )
+    _in_flight += 1
+    try:
+        return await _sms_inbound(request)
+    finally:
+        _in_flight -= 1
+
+
+async def _sms_inbound(request: Request) -> Response:
     started = time.perf_counter()
     form = await _form(request, "sms_inbound")
     try:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Literal, Protocol
+
+Claim = Literal["claimed", "done", "in_flight"]
 
 
 class LockNotAcquired(RuntimeError):
@@ -37,6 +39,25 @@ class SharedState(Protocol):
         self, key: str, *, ttl_seconds: float = 30, wait_seconds: float = 10
     ) -> AbstractAsyncContextManager[None]:
         """Mutual exclusion across replicas; raises `LockNotAcquired` after `wait_seconds`."""
+        ...
+
+    def claim_locked(
+        self,
+        key: str,
+        *,
+        lock: str,
+        in_flight_ttl: int,
+        done_ttl: int,
+        lock_ttl: float = 30,
+        lock_wait: float = 10,
+    ) -> AbstractAsyncContextManager[Claim]:
+        """Exactly-once processing of `key` under the lock `lock`, in as few round trips as possible.
+
+        Yields "claimed" (first delivery: the lock is held until exit), "done" (already processed)
+        or "in_flight" (another delivery is processing it, or failed within `in_flight_ttl`); the
+        lock is held only for "claimed". On a normal exit the claim becomes "done" for `done_ttl`;
+        on an exception it is forgotten (so a retry is processed). Raises `LockNotAcquired` (claim
+        forgotten) if the lock is not free within `lock_wait`."""
         ...
 
     async def hit(self, key: str, *, limit: int, window_seconds: float) -> bool:

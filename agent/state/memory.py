@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from types import TracebackType
 
-from agent.state.base import LockNotAcquired
+from agent.state.base import Claim, LockNotAcquired
 
 _CLOSED = object()
 
@@ -92,6 +92,31 @@ class InProcessState:
                 del self._values[lkey]
                 if lkey in self._released:
                     self._released.pop(lkey).set()
+
+    @asynccontextmanager
+    async def claim_locked(
+        self,
+        key: str,
+        *,
+        lock: str,
+        in_flight_ttl: int,
+        done_ttl: int,
+        lock_ttl: float = 30,
+        lock_wait: float = 10,
+    ) -> AsyncIterator[Claim]:
+        if not await self.claim(key, in_flight_ttl):
+            yield "done" if self._live(key) == "done" else "in_flight"
+            return
+        finished = False
+        try:
+            async with self.lock(lock, ttl_seconds=lock_ttl, wait_seconds=lock_wait):
+                yield "claimed"
+                finished = True
+        finally:
+            if finished:
+                self._put(key, "done", done_ttl)
+            else:
+                self._values.pop(key, None)
 
     # ---- rate limit ----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from agent.state.base import LockNotAcquired
+from agent.state.base import Claim, LockNotAcquired
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -85,19 +85,65 @@ class RedisState:
         lkey = self._k("lock:" + key)
         token = secrets.token_hex(16)
         ttl_ms = max(1, int(ttl_seconds * 1000))
+        await self._acquire(lkey, token, ttl_ms, wait_seconds, key)
+        try:
+            yield
+        finally:
+            await self._release(keys=[lkey], args=[token])
+
+    async def _acquire(self, lkey: str, token: str, ttl_ms: int, wait_seconds: float, name: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_seconds
         pause = _LOCK_POLL_MIN
         while not await self._client.set(lkey, token, px=ttl_ms, nx=True):
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise LockNotAcquired(f"lock {key!r} not acquired within {wait_seconds}s")
+                raise LockNotAcquired(f"lock {name!r} not acquired within {wait_seconds}s")
             await asyncio.sleep(min(pause, remaining))
             pause = min(pause * 2, _LOCK_POLL_MAX)
+
+    @asynccontextmanager
+    async def claim_locked(
+        self,
+        key: str,
+        *,
+        lock: str,
+        in_flight_ttl: int,
+        done_ttl: int,
+        lock_ttl: float = 30,
+        lock_wait: float = 10,
+    ) -> AsyncIterator[Claim]:
+        """One round trip in (claim, its state, the lock) and one out (mark done or forget the
+        claim, release the lock), pipelined; a contended lock is then polled as `lock` does."""
+        ckey, lkey = self._k(key), self._k("lock:" + lock)
+        token = secrets.token_hex(16)
+        ttl_ms = max(1, int(lock_ttl * 1000))
+        async with self._client.pipeline(transaction=False) as p:
+            p.set(ckey, "1", ex=in_flight_ttl, nx=True)
+            p.get(ckey)
+            p.set(lkey, token, px=ttl_ms, nx=True)
+            claimed, value, locked = await p.execute()
+        if not claimed:
+            if locked:
+                await self._release(keys=[lkey], args=[token])
+            yield "done" if value == "done" else "in_flight"
+            return
+        finished = False
         try:
-            yield
+            if not locked:
+                await self._acquire(lkey, token, ttl_ms, lock_wait, lock)
+                locked = True
+            yield "claimed"
+            finished = True
         finally:
-            await self._release(keys=[lkey], args=[token])
+            async with self._client.pipeline(transaction=False) as p:
+                if finished:
+                    p.set(ckey, "done", ex=done_ttl)
+                else:
+                    p.delete(ckey)
+                if locked:
+                    p.eval(_RELEASE, 1, lkey, token)
+                await p.execute()
 
     async def hit(self, key: str, *, limit: int, window_seconds: float) -> bool:
         window_ms = max(1, int(window_seconds * 1000))

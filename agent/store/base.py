@@ -10,7 +10,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from agent.store.db import make_session_factory
 from agent.store.models import AuditEventRow, Base, new_id
@@ -46,6 +46,7 @@ class StoreBase:
         actor: str = "agent",
     ) -> None:
         self._sessions = make_session_factory(sessions) if isinstance(sessions, AsyncEngine) else sessions
+        self._engine: AsyncEngine = self._sessions.kw["bind"]
         self._clock = clock
         self._actor = actor
 
@@ -59,6 +60,12 @@ class StoreBase:
     async def _tx(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def _core(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction on a bare connection, for Core statements (no ORM session to set up)."""
+        async with self._engine.begin() as conn:
+            yield conn
 
     def _audit_row(
         self,

@@ -10,11 +10,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Select, func, select, update
 
 from agent.conversation import Conversation
-from agent.store.base import StoreBase, upsert
-from agent.store.models import ContactAttemptRow, ConversationRow, MessageRow, new_id
+from agent.store.base import StoreBase
+from agent.store.models import ContactAttemptRow, ConversationRow, MessageRow
+from agent.store.writes import (
+    attempt_values,
+    conversation_values,
+    insert_once,
+    message_values,
+    statements_for,
+)
 
 # Twilio message/call statuses by progress; terminal ones share the top rank.
 _RANK = {
@@ -49,33 +56,8 @@ class ConversationStore(StoreBase):
 
     async def save_conversation(self, conv: Conversation) -> None:
         """Upsert by id: the full `to_json()` plus denormalised columns for queries."""
-        now = self._now()
-        st = conv.state
-        values: dict[str, Any] = {
-            "id": conv.conversation_id,
-            "channel": st.channel,
-            "direction": conv.direction,
-            "contact": st.contact,
-            "patient_id": st.patient_id,
-            "guarantor_id": st.guarantor_id,
-            "verified": st.verified,
-            "outcome": st.outcome,
-            "summary": conv.summary,
-            "state": conv.to_json(),
-            "started_at": conv.started_at or now,
-            "updated_at": now,
-            "ended_at": now if st.ended else None,
-        }
-        async with self._tx() as s:
-            stmt = upsert(s, ConversationRow).values(**values)
-            table = ConversationRow.__table__
-            ended = case(
-                (stmt.excluded.ended_at.is_(None), None),
-                else_=func.coalesce(table.c.ended_at, stmt.excluded.ended_at),
-            )
-            keep = {"id", "started_at", "ended_at"}
-            changes = {k: stmt.excluded[k] for k in values if k not in keep} | {"ended_at": ended}
-            await s.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=changes))
+        async with self._core() as c:
+            await c.execute(statements_for(c).conversation_upsert, conversation_values(conv, self._now()))
 
     async def load_conversation(self, conversation_id: str) -> Conversation | None:
         async with self._tx() as s:
@@ -87,8 +69,15 @@ class ConversationStore(StoreBase):
     ) -> Conversation | None:
         """The most recent conversation on this channel with this contact that has not ended and
         was active within `idle_days`."""
-        since = self._now() - timedelta(days=idle_days)
-        q = (
+        async with self._core() as c:
+            state = await c.scalar(
+                self._open_query(channel, contact, self._now() - timedelta(days=idle_days))
+            )
+        return None if state is None else Conversation.from_json(state)
+
+    @staticmethod
+    def _open_query(channel: str, contact: str, since: datetime) -> Select[tuple[dict[str, Any]]]:
+        return (
             select(ConversationRow.state)
             .where(
                 ConversationRow.channel == channel,
@@ -99,9 +88,6 @@ class ConversationStore(StoreBase):
             .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
             .limit(1)
         )
-        async with self._tx() as s:
-            state = await s.scalar(q)
-        return None if state is None else Conversation.from_json(state)
 
     async def list_conversations(self, guarantor_id: str, *, limit: int = 50) -> list[Conversation]:
         """A guarantor's conversations, newest first."""
@@ -130,23 +116,18 @@ class ConversationStore(StoreBase):
     ) -> bool:
         """Record one message (body already redacted). False, and nothing written, if a message
         with this `provider_sid` exists (a webhook replay)."""
-        values = {
-            "id": new_id("msg_"),
-            "conversation_id": conversation_id,
-            "direction": direction,
-            "channel": channel,
-            "body": body,
-            "provider_sid": provider_sid,
-            "status": status,
-            "error_code": None if error_code is None else str(error_code),
-            "created_at": self._now(),
-        }
-        async with self._tx() as s:
-            stmt = (
-                upsert(s, MessageRow).values(**values).on_conflict_do_nothing(index_elements=["provider_sid"])
-            )
-            result: Any = await s.execute(stmt)
-            return bool(result.rowcount == 1)
+        values = message_values(
+            at=self._now(),
+            conversation_id=conversation_id,
+            direction=direction,
+            channel=channel,
+            body=body,
+            provider_sid=provider_sid,
+            status=status,
+            error_code=error_code,
+        )
+        async with self._core() as c:
+            return await insert_once(c, statements_for(c).message_once, values)
 
     async def update_message_status(
         self, provider_sid: str, status: str, error_code: str | int | None = None
@@ -189,30 +170,27 @@ class ConversationStore(StoreBase):
     ) -> str:
         """Record a contact attempt for compliance history; returns its id. Idempotent on
         `provider_sid` (a repeat returns the existing attempt's id and changes nothing)."""
-        values = {
-            "id": new_id("att_"),
-            "patient_id": patient_id,
-            "guarantor_id": guarantor_id,
-            "channel": channel,
-            "to": to,
-            "direction": direction,
-            "at": at or self._now(),
-            "counted": counted,
-            "conversation": conversation,
-            "with_consent": with_consent,
-            "provider_sid": provider_sid,
-            "status": status,
-        }
-        async with self._tx() as s:
-            stmt = upsert(s, ContactAttemptRow).values(**values)
-            result: Any = await s.execute(stmt.on_conflict_do_nothing(index_elements=["provider_sid"]))
-            if result.rowcount == 1:
+        values = attempt_values(
+            at=at or self._now(),
+            channel=channel,
+            to=to,
+            patient_id=patient_id,
+            guarantor_id=guarantor_id,
+            direction=direction,
+            counted=counted,
+            conversation=conversation,
+            with_consent=with_consent,
+            provider_sid=provider_sid,
+            status=status,
+        )
+        async with self._core() as c:
+            if await insert_once(c, statements_for(c).attempt_once, values):
                 return str(values["id"])
-            existing = await s.scalar(
+            existing = await c.scalar(
                 select(ContactAttemptRow.id).where(ContactAttemptRow.provider_sid == provider_sid)
             )
             assert existing is not None
-            return existing
+            return str(existing)
 
     async def update_attempt(
         self,

@@ -13,7 +13,8 @@ from sqlalchemy import or_, select
 
 from agent.store import consent as ledger
 from agent.store.base import StoreBase, upsert
-from agent.store.models import AccountFlagRow, ConsentEntryRow, new_id
+from agent.store.models import AccountFlagRow, ConsentEntryRow
+from agent.store.writes import WriteBatch, write_batch
 from policies.types import SuppressionScope
 
 
@@ -71,37 +72,18 @@ class LedgerStore(StoreBase):
         reason: str | None,
         source: str,
     ) -> None:
-        if patient_id is None and value is None:
-            raise ValueError("a consent-ledger entry needs a patient_id or a contact value")
-        entry = ConsentEntryRow(
-            id=new_id("cl_"),
+        batch = WriteBatch(at=self._now(), actor=self._actor)
+        batch.ledger_entry(
             patient_id=patient_id,
-            value=ledger.normalise_value(value),
+            value=value,
             scope=scope,
             action=action,
             basis=basis,
             reason=reason,
             source=source,
-            at=self._now(),
         )
-        detail = {
-            "scope": scope,
-            "source": source,
-            "reason": reason,
-            "basis": basis,
-            "value_suffix": (value or "")[-4:] or None,
-        }
-        async with self._tx() as s:
-            s.add(entry)
-            s.add(
-                self._audit_row(
-                    f"consent.{action}",
-                    patient_id=patient_id,
-                    conversation_id=None,
-                    detail=detail,
-                    at=entry.at,
-                )
-            )
+        async with self._core() as c:
+            await write_batch(c, batch)
 
     async def _entries(
         self, s: Any, *, patient_ids: Sequence[str], values: Sequence[str]
@@ -119,11 +101,9 @@ class LedgerStore(StoreBase):
             conds.append(ConsentEntryRow.value.in_(norm))
         if not conds:
             return []
-        rows = (await s.scalars(select(ConsentEntryRow).where(or_(*conds)))).all()
-        return [
-            ledger.Entry(r.id, r.patient_id, r.value, r.scope, r.action, r.basis, r.reason, r.at)
-            for r in rows
-        ]
+        t = ConsentEntryRow.__table__.c
+        q = select(t.id, t.patient_id, t.value, t.scope, t.action, t.basis, t.reason, t.at).where(or_(*conds))
+        return [ledger.Entry(*row) for row in (await s.execute(q)).all()]
 
     async def consent_state(
         self, patient_id: str | None, values: Sequence[str]
@@ -137,9 +117,13 @@ class LedgerStore(StoreBase):
 
     async def is_suppressed(self, value: str, channel: str, *, patient_id: str | None = None) -> bool:
         """True if `value` (or, when given, the person) has a live opt-out covering `channel`."""
+        async with self._core() as c:
+            return await self._suppressed(c, value, channel, patient_id=patient_id)
+
+    async def _suppressed(self, s: Any, value: str, channel: str, *, patient_id: str | None = None) -> bool:
+        """`is_suppressed` inside the caller's transaction (`s`: a session or a connection)."""
         pids = [patient_id] if patient_id else []
-        async with self._tx() as s:
-            entries = await self._entries(s, patient_ids=pids, values=[value])
+        entries = await self._entries(s, patient_ids=pids, values=[value])
         state = ledger.channel_state(entries, patient_ids=pids, values=[value])
         return state.get(channel) == "opted_out"
 

@@ -14,9 +14,6 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 from sqlalchemy import func, select
 
 from agent.store import consent as ledger
-from agent.store.base import upsert
-from agent.store.conversations import ConversationStore
-from agent.store.ledger_store import LedgerStore
 from agent.store.models import (
     AccountFlagRow,
     AuditEventRow,
@@ -25,10 +22,10 @@ from agent.store.models import (
     MessageRow,
     OutboxRow,
     PromiseRow,
-    new_id,
 )
-from agent.store.pms_writes import encode, marker_for, with_marker
+from agent.store.sms_turns import SmsTurnStore
 from agent.store.work import WorkStore
+from agent.store.writes import WriteBatch
 from policies.types import Attempt, ContactHistory
 from tools.context import PmsWrite, Records
 
@@ -47,7 +44,7 @@ class AuditEvent(TypedDict):
     detail: dict[str, Any]
 
 
-class SqlRecords(ConversationStore, LedgerStore, WorkStore):
+class SqlRecords(SmsTurnStore, WorkStore):
     """Constructed with an `async_sessionmaker` (or an `AsyncEngine`) and a timezone-aware clock."""
 
     # ---- audit & PMS write-back ----------------------------------------------------------------
@@ -61,46 +58,21 @@ class SqlRecords(ConversationStore, LedgerStore, WorkStore):
         detail: dict[str, Any],
         actor: str | None = None,
     ) -> None:
-        async with self._tx() as s:
-            s.add(
-                self._audit_row(
-                    kind, patient_id=patient_id, conversation_id=conversation_id, detail=detail, actor=actor
-                )
-            )
+        batch = WriteBatch(at=self._now(), actor=actor or self._actor)
+        batch.audit(kind, patient_id=patient_id, conversation_id=conversation_id, detail=detail)
+        await self.apply(batch)
+
+    def deferring_audits(self) -> _DeferredAudits:
+        """These records for one turn's tools: `audit` events are collected in `.deferred` (a
+        `WriteBatch`) for the caller to commit with the turn's state; every other method writes
+        at once, as here (an effect's own audit commits with the effect)."""
+        return _DeferredAudits(self._sessions, self._clock, actor=self._actor)
 
     async def enqueue_pms_write(self, req: PmsWrite, *, conversation_id: str | None = None) -> None:
         """Queue a PMS write for the outbox drainer. The same idempotency key twice is one row."""
-        req = with_marker(req)
-        now = self._now()
-        payload = encode(req)
-        row = {
-            "id": new_id("obx_"),
-            "kind": payload["kind"],
-            "idempotency_key": req.idempotency_key,
-            "marker": marker_for(req.idempotency_key),
-            "payload": payload,
-            "conversation_id": conversation_id,
-            "state": "PENDING",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "updated_at": now,
-        }
-        async with self._tx() as s:
-            stmt = (
-                upsert(s, OutboxRow).values(**row).on_conflict_do_nothing(index_elements=["idempotency_key"])
-            )
-            result: Any = await s.execute(stmt)
-            if result.rowcount == 1:
-                subject = getattr(req, "patient_id", None) or getattr(req, "guarantor_id", None)
-                s.add(
-                    self._audit_row(
-                        "pms_write.queued",
-                        patient_id=subject,
-                        conversation_id=conversation_id,
-                        detail={"kind": row["kind"], "outbox_id": row["id"], "marker": row["marker"]},
-                    )
-                )
+        batch = WriteBatch(at=self._now(), actor=self._actor)
+        batch.pms_write(req, conversation_id=conversation_id)
+        await self.apply(batch)
 
     async def outbox_backlog(self) -> int:
         """PMS writes not yet confirmed or given up on."""
@@ -230,6 +202,30 @@ class SqlRecords(ConversationStore, LedgerStore, WorkStore):
             broken_promises=int(counts.get("broken", 0)),
             kept_promises=int(counts.get("kept", 0)),
             last_response_at=max(responses) if responses else None,
+        )
+
+
+class _DeferredAudits(SqlRecords):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deferred = self.batch()
+
+    async def audit(
+        self,
+        kind: str,
+        *,
+        patient_id: str | None,
+        conversation_id: str | None,
+        detail: dict[str, Any],
+        actor: str | None = None,
+    ) -> None:
+        self.deferred.audit(
+            kind,
+            patient_id=patient_id,
+            conversation_id=conversation_id,
+            detail=detail,
+            at=self._now(),
+            actor=actor,
         )
 
 

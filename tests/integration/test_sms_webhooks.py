@@ -170,3 +170,52 @@ def test_retry_while_first_delivery_is_in_flight_is_not_acknowledged(app: App) -
     assert _count_inbound(app, sid) == 1
     assert app.text(PAYER.phone, "what do I owe?", sid=sid).status_code == 200  # now a plain duplicate
     assert len(app.replies_to(PAYER.phone)) == 1
+
+
+def test_over_the_in_flight_limit_a_text_is_shed_with_retry_after(app: App, monkeypatch) -> None:
+    from agent.routes import twilio_sms
+
+    sid = f"SM{uuid.uuid4().hex}"
+    monkeypatch.setattr(twilio_sms, "MAX_IN_FLIGHT", 0)  # every slot taken
+    r = app.text(PAYER.phone, "what do I owe?", sid=sid)
+    assert r.status_code == 503 and r.headers["Retry-After"] == twilio_sms.SHED_RETRY_AFTER
+    assert _count_inbound(app, sid) == 0 and app.replies_to(PAYER.phone) == []
+    monkeypatch.setattr(twilio_sms, "MAX_IN_FLIGHT", 48)
+    assert app.text(PAYER.phone, "what do I owe?", sid=sid).status_code == 200  # Twilio's retry
+    assert _count_inbound(app, sid) == 1 and len(app.replies_to(PAYER.phone)) == 1
+
+
+def test_a_text_is_one_transaction_in_and_its_reply_is_recorded_with_the_turn(app: App) -> None:
+    """The inbound row, its attempt, the conversation state, the turn's audit events and the reply's
+    message + attempt are all there after one text (written by the batched transactions)."""
+    from agent.store.models import AuditEventRow, ContactAttemptRow, ConversationRow
+
+    sid = f"SM{uuid.uuid4().hex}"
+    assert app.text(PAYER.phone, "what do I owe?", sid=sid).status_code == 200
+
+    async def q() -> tuple[list[str], list[str], int, list[str]]:
+        async with app.runtime.sessions() as s:
+            cid = await s.scalar(select(MessageRow.conversation_id).where(MessageRow.provider_sid == sid))
+            dirs = list(
+                (await s.scalars(select(MessageRow.direction).where(MessageRow.conversation_id == cid))).all()
+            )
+            attempts = list(
+                (
+                    await s.scalars(
+                        select(ContactAttemptRow.direction).where(ContactAttemptRow.to == PAYER.phone)
+                    )
+                ).all()
+            )
+            convs = int(await s.scalar(select(func.count()).where(ConversationRow.id == cid)) or 0)
+            kinds = list(
+                (
+                    await s.scalars(select(AuditEventRow.kind).where(AuditEventRow.conversation_id == cid))
+                ).all()
+            )
+        return dirs, attempts, convs, kinds
+
+    dirs, attempts, convs, kinds = app.run(q())
+    assert sorted(dirs) == ["in", "out"]
+    assert sorted(attempts) == ["inbound", "outbound"]
+    assert convs == 1
+    assert "conversation.started" in kinds

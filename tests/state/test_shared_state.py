@@ -303,3 +303,70 @@ async def test_make_state_picks_backend(redis_url: str) -> None:
     finally:
         await mem.close()
         await red.close()
+
+
+# ---- claim_locked (exactly-once processing under a lock) -----------------------------------------
+
+
+async def test_claim_locked_claims_once_then_done(states: tuple[SharedState, SharedState]) -> None:
+    a, b = states
+    kw = {"lock": "num:1", "in_flight_ttl": 30, "done_ttl": 60, "lock_ttl": 5, "lock_wait": 2}
+    async with a.claim_locked("msg:1", **kw) as first:
+        assert first == "claimed"
+        async with b.claim_locked("msg:1", **kw) as during:
+            assert during == "in_flight"  # the first delivery is still processing
+        with pytest.raises(LockNotAcquired):  # the number's lock is held by the first
+            async with b.lock("num:1", wait_seconds=0.05):
+                pass
+    async with b.claim_locked("msg:1", **kw) as after:
+        assert after == "done"
+    async with b.lock("num:1", wait_seconds=0.5):  # released on exit
+        pass
+    assert await b.get("msg:1") == "done"
+
+
+async def test_claim_locked_forgets_the_claim_when_processing_fails(
+    states: tuple[SharedState, SharedState],
+) -> None:
+    a, b = states
+    kw = {"lock": "num:2", "in_flight_ttl": 30, "done_ttl": 60, "lock_ttl": 5, "lock_wait": 2}
+    with pytest.raises(RuntimeError):
+        async with a.claim_locked("msg:2", **kw) as claim:
+            assert claim == "claimed"
+            raise RuntimeError("processing failed")
+    assert await b.get("msg:2") is None
+    async with b.claim_locked("msg:2", **kw) as retry:
+        assert retry == "claimed"  # Twilio's retry is processed
+
+
+async def test_claim_locked_serialises_texts_of_one_number(states: tuple[SharedState, SharedState]) -> None:
+    a, b = states
+    inside = 0
+    peak = 0
+
+    async def text(state: SharedState, i: int) -> str:
+        nonlocal inside, peak
+        kw = {"lock": "num:3", "in_flight_ttl": 30, "done_ttl": 60, "lock_ttl": 5, "lock_wait": WAIT}
+        async with state.claim_locked(f"msg:3:{i}", **kw) as claim:
+            if claim == "claimed":
+                inside += 1
+                peak = max(peak, inside)
+                await asyncio.sleep(0.01)
+                inside -= 1
+            return claim
+
+    claims = await asyncio.gather(*(text(a if i % 2 else b, i) for i in range(8)))
+    assert claims == ["claimed"] * 8 and peak == 1
+
+
+async def test_claim_locked_gives_up_on_a_held_lock_and_forgets_the_claim(
+    states: tuple[SharedState, SharedState],
+) -> None:
+    a, b = states
+    async with a.lock("num:4", ttl_seconds=5):
+        with pytest.raises(LockNotAcquired):
+            async with b.claim_locked(
+                "msg:4", lock="num:4", in_flight_ttl=30, done_ttl=60, lock_ttl=5, lock_wait=0.05
+            ):
+                pass
+    assert await b.get("msg:4") is None

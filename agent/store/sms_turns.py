@@ -1,0 +1,127 @@
+"""The SMS channel's transactions: as few as a text needs, each doing all its writes at once.
+
+A text in is one transaction: the open conversation for the number, the number's suppression
+ledger and, when the conversation exists, the inbound message row (its unique MessageSid is the
+durable replay guard) with its contact attempt. The first text of a conversation needs a PMS
+caller-ID lookup in between, so it takes a second one (conversation + message + attempt + audit).
+After the brain, `apply` writes the conversation and the turn's audit events in the transaction
+that re-reads the ledger right before the reply goes out; the record of the send (message,
+attempt, comm-log outbox row) is one more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent.conversation import Conversation
+from agent.store.conversations import ConversationStore
+from agent.store.ledger_store import LedgerStore
+from agent.store.writes import (
+    WriteBatch,
+    attempt_values,
+    insert_once,
+    message_values,
+    statements_for,
+    write_batch,
+)
+
+
+@dataclass(frozen=True)
+class OpenedText:
+    conversation: Conversation | None  # None: no open conversation on this number (start one)
+    suppressed: bool  # a live opt-out covers this channel for this number
+    recorded: bool  # the inbound message was recorded now (False: a replay, or no conversation yet)
+
+
+class SmsTurnStore(ConversationStore, LedgerStore):
+    def batch(self, at: datetime | None = None) -> WriteBatch:
+        """An empty `WriteBatch` stamped with the store's clock and actor."""
+        return WriteBatch(at=at or self._now(), actor=self._actor)
+
+    async def apply(
+        self,
+        batch: WriteBatch,
+        *,
+        check_suppression: str | None = None,
+        channel: str = "sms",
+        if_suppressed: Callable[[WriteBatch], None] | None = None,
+    ) -> bool:
+        """Write `batch` in one transaction. With `check_suppression` (a contact value), then read
+        the ledger in the same transaction (so the batch's own entries count: START lifts an
+        opt-out before its confirmation is checked); returns True if that value is suppressed for
+        `channel`, after writing the rows `if_suppressed` adds (e.g. the blocked-send audit)."""
+        if check_suppression is None and batch.empty():
+            return False
+        suppressed = False
+        async with self._core() as c:
+            if not batch.empty():
+                await write_batch(c, batch)
+            if check_suppression is not None:
+                suppressed = await self._suppressed(c, check_suppression, channel)
+                if suppressed and if_suppressed is not None:
+                    extra = self.batch(batch.at)
+                    if_suppressed(extra)
+                    await write_batch(c, extra)
+        return suppressed
+
+    async def open_inbound_text(
+        self, *, contact: str, idle_days: float, provider_sid: str, body: str, channel: str = "sms"
+    ) -> OpenedText:
+        """One transaction: the open conversation, whether `contact` is suppressed, and (when there
+        is a conversation) the inbound message (`body` already redacted) and its attempt."""
+        now = self._now()
+        async with self._core() as c:
+            state = await c.scalar(self._open_query(channel, contact, now - timedelta(days=idle_days)))
+            suppressed = await self._suppressed(c, contact, channel)
+            if state is None:
+                return OpenedText(None, suppressed, recorded=False)
+            conv = Conversation.from_json(state)
+            recorded = await self._record_inbound(c, conv, now, provider_sid, body)
+        return OpenedText(conv, suppressed, recorded)
+
+    async def start_inbound_text(
+        self, conv: Conversation, *, provider_sid: str, body: str, detail: dict[str, Any]
+    ) -> bool:
+        """A new conversation with its first inbound text and its `conversation.started` audit, in
+        one transaction. False, and nothing written, if this `provider_sid` is already recorded."""
+        now = self._now()
+        async with self._core() as c:
+            if not await self._record_inbound(c, conv, now, provider_sid, body):
+                return False
+            batch = self.batch(now)
+            batch.save_conversation(conv)
+            batch.audit(
+                "conversation.started", patient_id=None, conversation_id=conv.conversation_id, detail=detail
+            )
+            await write_batch(c, batch)
+        return True
+
+    async def _record_inbound(
+        self, c: Any, conv: Conversation, now: datetime, provider_sid: str, body: str
+    ) -> bool:
+        st = statements_for(c)
+        message = message_values(
+            at=now,
+            conversation_id=conv.conversation_id,
+            direction="in",
+            channel=conv.channel,
+            body=body,
+            provider_sid=provider_sid,
+            status="received",
+        )
+        if not await insert_once(c, st.message_once, message):
+            return False
+        attempt = attempt_values(
+            at=now,
+            channel=conv.channel,
+            to=conv.state.contact or "",
+            patient_id=conv.state.patient_id,
+            guarantor_id=conv.state.guarantor_id,
+            direction="inbound",
+            counted=False,
+        )
+        await c.execute(st.attempt_once, attempt)
+        return True
