@@ -63,6 +63,10 @@ def make_speech_providers(settings: Settings) -> SpeechProviders:
     """Providers from settings: the offline stack unless cloud speech is configured (then local is
     the fallback). Blocking on first call (model load)."""
     local = local_providers()
+    if settings.deepgram_api_key is not None or settings.elevenlabs_api_key is not None:
+        from agent.voice.cloud_providers import cloud_speech_providers
+
+        return cloud_speech_providers(settings, local)
     return local
 
 
