@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from agent.cli_pms import pms_app
-from agent.cli_users import users_app
+from agent.cli_users import first_admin_hint, users_app
 from agent.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -55,6 +55,8 @@ def serve(
         console.print("[red]--workers > 1 needs DATABASE_URL=postgresql… and REDIS_URL (shared state).[/red]")
         raise typer.Exit(2)
     asyncio.run(prepare(settings, console=console))
+    if hint := first_admin_hint(settings):
+        console.print(f"[yellow]{hint}[/yellow]")
     console.print(f"[green]BalanceLine[/green] on http://{host}:{port}  (health: /healthz, API docs: /docs)")
     if workers > 1:
         uvicorn.run(

@@ -140,3 +140,22 @@ def list_users() -> None:
 
     for name, role, disabled in asyncio.run(run()):
         typer.echo(f"{name}\t{role}\t{'disabled' if disabled else 'active'}")
+
+
+def first_admin_hint(settings: Settings) -> str | None:
+    """What `serve` prints when the console has no users yet (there is never a default password)."""
+
+    async def count() -> int:
+        engine, store = await _store(settings)
+        try:
+            return await store.count_users()
+        finally:
+            await engine.dispose()
+
+    if asyncio.run(count()):
+        return None
+    return (
+        "The staff console has no users yet. Create the first admin with:\n"
+        "  balanceline users add admin --role admin\n"
+        f"then sign in at {settings.public_base_url}/console/"
+    )

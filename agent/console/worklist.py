@@ -1,14 +1,14 @@
 """Today's worklist for the console, grouped by tier.
 
-The outreach planner (`agent.outreach`, issue 5) owns next steps and compliance decisions; when it
-is installed its worklist is shown as is. Until then the page shows the scoring tiers and reasons
-from `policies.scoring` (the same numbers the API's account list uses) and says that next steps are
-not planned yet.
+The outreach planner owns next steps and compliance decisions and publishes them as
+`GET /api/worklist` (CONTRACTS.md). When the app has that route, the page reads it in-process with
+the staff member's own session (same access rules as a browser calling the API). Without it, the
+page shows the scoring tiers and reasons from `policies.scoring` (the numbers the account list
+uses) and says that next steps are not planned.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -52,12 +52,69 @@ class WorklistView:
     notes: list[str] = field(default_factory=list)
 
 
-def _planner() -> Any | None:
-    """The outreach planner's console hook, when that module is installed."""
-    try:
-        return importlib.import_module("agent.outreach.worklist")
-    except ImportError:
+def _has_worklist_api(app: Any) -> bool:
+    from fastapi.routing import iter_route_contexts
+
+    return any(r.path == "/api/worklist" for r in iter_route_contexts(app.routes))
+
+
+def _next_step(item: dict[str, Any]) -> str | None:
+    step = item.get("next_step") or {}
+    if not step:
         return None
+    what = step.get("template") or step.get("purpose") or ""
+    words = " ".join(x for x in (str(step.get("channel") or ""), str(what).replace("_", " ")) if x)
+    at = step.get("at")
+    return f"{words} at {str(at)[:16].replace('T', ' ')}" if at else words or None
+
+
+def _decision(item: dict[str, Any]) -> tuple[str | None, bool | None]:
+    d = item.get("decision") or {}
+    if not d:
+        return None, None
+    allowed = bool(d.get("allowed"))
+    reason = str(d.get("reason") or ("allowed" if allowed else "blocked"))
+    return reason.replace("_", " "), allowed
+
+
+async def _from_api(
+    rt: Runtime, app: Any, cookies: dict[str, str], page: int
+) -> tuple[list[WorkItem], int] | None:
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://console.internal", cookies=cookies
+    ) as client:
+        resp = await client.get("/api/worklist", params={"limit": PAGE, "offset": (page - 1) * PAGE})
+    if resp.status_code != 200:
+        return None
+    body = resp.json()
+    raw = body.get("items", body) if isinstance(body, dict) else body
+    total = int(body.get("total", len(raw))) if isinstance(body, dict) else len(raw)
+    if not isinstance(raw, list):
+        return None
+    if len(raw) > PAGE:  # an API without paging: page here
+        raw = raw[(page - 1) * PAGE : page * PAGE]
+    items = []
+    for item in raw:
+        patient = await rt.pms.get_patient(str(item["patient_id"]))
+        account = await rt.pms.get_account(patient.guarantor_id) if patient else None
+        decision, allowed = _decision(item)
+        items.append(
+            WorkItem(
+                patient_id=str(item["patient_id"]),
+                name=patient.name if patient else f"#{item['patient_id']}",
+                balance=account.aging.patient_balance if account else Decimal("0"),
+                tier=str(item.get("tier", "")),
+                score=float(item.get("score") or 0),
+                reasons=[str(r) for r in item.get("reasons") or []],
+                next_step=_next_step(item),
+                decision=decision,
+                allowed=allowed,
+            )
+        )
+    return items, total
 
 
 def _group(items: list[WorkItem]) -> list[tuple[str, str, list[WorkItem]]]:
@@ -72,11 +129,14 @@ def _group(items: list[WorkItem]) -> list[tuple[str, str, list[WorkItem]]]:
     ]
 
 
-async def build(rt: Runtime, *, page: int = 1) -> WorklistView:
-    planner = _planner()
-    if planner is not None and hasattr(planner, "console_items"):
-        items, total = await planner.console_items(rt, offset=(page - 1) * PAGE, limit=PAGE)
-        return WorklistView(_group(items), "planner", total, page, max(1, -(-total // PAGE)))
+async def build(
+    rt: Runtime, *, page: int = 1, app: Any = None, cookies: dict[str, str] | None = None
+) -> WorklistView:
+    if app is not None and _has_worklist_api(app):
+        planned = await _from_api(rt, app, cookies or {}, page)
+        if planned is not None:
+            items, total = planned
+            return WorklistView(_group(items), "planner", total, page, max(1, -(-total // PAGE)))
     result = await rt.pms.list_accounts(has_balance=True, limit=PAGE, offset=(page - 1) * PAGE)
     today = _today(rt)
     items = []
@@ -100,6 +160,7 @@ async def build(rt: Runtime, *, page: int = 1) -> WorklistView:
         page,
         max(1, -(-total // PAGE)),
         notes=[
-            "The outreach planner is not installed in this build: tiers and reasons are shown, next steps are not planned."
+            "The outreach planner's worklist (/api/worklist) is not in this build: "
+            "tiers and reasons are shown, next steps and compliance decisions are not."
         ],
     )

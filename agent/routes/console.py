@@ -150,8 +150,11 @@ async def logout(request: Request) -> Response:
 
 @router.get("/worklist")
 async def worklist_page(request: Request, staff: StaffDep, page: int = 1) -> Response:
-    view = await worklist.build(get_runtime(request), page=max(page, 1))
-    return render(request, "worklist.html", staff, view=view)
+    from agent.pms_health import pms_health
+
+    rt = get_runtime(request)
+    view = await worklist.build(rt, page=max(page, 1), app=request.app, cookies=dict(request.cookies))
+    return render(request, "worklist.html", staff, view=view, health=await pms_health(rt, probe_seconds=2))
 
 
 @router.get("/accounts/{patient_id}")

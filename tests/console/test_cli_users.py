@@ -72,3 +72,14 @@ def test_prompted_password_must_match_and_be_long_enough(db: str) -> None:
         ).exit_code
         == 2
     )
+
+
+def test_serve_says_how_to_create_the_first_admin_until_one_exists(db: str) -> None:
+    from agent.cli_users import first_admin_hint
+    from agent.settings import load_settings
+
+    settings = load_settings()
+    hint = first_admin_hint(settings)
+    assert hint is not None and "balanceline users add admin --role admin" in hint
+    runner.invoke(app, ["users", "add", "admin", "--role", "admin", "--password-stdin"], input=SECRET + "\n")
+    assert first_admin_hint(settings) is None

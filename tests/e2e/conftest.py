@@ -41,7 +41,14 @@ def served(twilio: FakeTwilio, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "TWILIO_API_BASE": twilio.base_url,
     }
     with served_console(overrides, workdir=tmp_path_factory.mktemp("e2e")) as s:
+        s.run(_warm_speech(s))  # load the local speech models while the first browser test runs
         yield s
+
+
+async def _warm_speech(s: Served) -> None:
+    from agent.voice.service import voice_service
+
+    voice_service(s.app).warm()
 
 
 @pytest.fixture(scope="session")

@@ -145,8 +145,8 @@ def _caller_wav(path: Path, text: str) -> Path:
     from hibari import SAMPLE_RATE, Hibari
 
     speech = np.concatenate(list(Hibari(voice="heart", threads=1).stream(text)))
-    pad = np.zeros(int(SAMPLE_RATE * 6.0), dtype=np.float32)
-    tail = np.zeros(int(SAMPLE_RATE * 8.0), dtype=np.float32)
+    pad = np.zeros(int(SAMPLE_RATE * 4.5), dtype=np.float32)
+    tail = np.zeros(int(SAMPLE_RATE * 3.0), dtype=np.float32)
     audio = np.concatenate([pad, speech.astype(np.float32), tail])
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
     with wave.open(str(path), "wb") as w:

@@ -1,0 +1,106 @@
+"""`python -m agent.console.screenshots [OUT_DIR]`: PNGs of the console's main pages for the docs.
+
+Serves the app on localhost with a fresh demo practice (`agent.console.browser`), then drives
+Debian's Chromium through the real flows first: a text conversation in the SMS simulator, and a
+softphone call (the microphone is a generated WAV) in which the caller asks for a person, so the
+account page has a transcript and the transfer queue has a live card. Dev tool: needs `playwright`.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import wave
+from pathlib import Path
+from typing import Any
+
+from agent.console.browser import launch_chromium, served_console, sign_in
+
+OUT = Path("docs/screenshots")
+PAGES = ("worklist", "account", "transfers", "dashboard", "softphone")
+
+
+def caller_wav(path: Path, text: str, *, lead_s: float = 4.5, tail_s: float = 4.0) -> Path:
+    """A 16-bit mono WAV: silence (the greeting plays), the caller's words (hibari TTS), silence."""
+    import numpy as np
+    from hibari import SAMPLE_RATE, Hibari
+
+    speech = np.concatenate(list(Hibari(voice="heart", threads=1).stream(text))).astype(np.float32)
+    audio = np.concatenate(
+        [
+            np.zeros(int(SAMPLE_RATE * lead_s), np.float32),
+            speech,
+            np.zeros(int(SAMPLE_RATE * tail_s), np.float32),
+        ]
+    )
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def _text(page: Any, body: str) -> None:
+    replies = page.locator("#thread .bubble.agent").count()
+    page.fill("#sms-body", body)
+    page.press("#sms-body", "Enter")
+    page.locator("#thread .bubble.agent").nth(replies).wait_for(timeout=30_000)
+
+
+def take(out: Path = OUT) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp, served_console() as served, sync_playwright() as pw:
+        wav = caller_wav(Path(tmp) / "caller.wav", "Hi. Can I talk to a person about my bill, please?")
+        context = launch_chromium(
+            pw,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}%noloop",
+        )
+        try:
+            page = context.new_page()
+            sign_in(page, served.url, "billing_manager")
+
+            page.goto(f"{served.url}/console/try/sms")
+            page.select_option("#persona", "plan_candidate")
+            for body in ("Hi, what do I owe?", "Marcus Bell, 09/03/1979", "Can I pay it over a few months?"):
+                _text(page, body)
+
+            queue = context.new_page()
+            queue.goto(f"{served.url}/console/transfers")
+            queue.wait_for_selector("body[data-live=ready]")
+
+            page.goto(f"{served.url}/console/try/phone")
+            page.select_option("#persona", "prompt_payer")
+            page.click("#call")
+            queue.locator(".transfer-card").first.wait_for(timeout=90_000)
+            page.wait_for_function(
+                "() => (document.body.dataset.phone || '').startsWith('Call ended')", timeout=60_000
+            )
+            shots.append(_shot(page, out, "softphone"))
+            shots.append(_shot(queue, out, "transfers"))
+            for name, path in (
+                ("worklist", "/console/worklist"),
+                ("account", "/console/accounts/2"),
+                ("dashboard", "/console/dashboard"),
+            ):
+                page.goto(served.url + path)
+                shots.append(_shot(page, out, name))
+        finally:
+            context.close()
+    return shots
+
+
+def _shot(page: Any, out: Path, name: str) -> Path:
+    path = out / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+if __name__ == "__main__":
+    for shot in take(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT):
+        print(shot)
