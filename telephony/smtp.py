@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import formataddr
+from email.utils import format_datetime, formataddr
 from typing import Literal, Protocol, runtime_checkable
 
 import aiosmtplib
@@ -61,9 +62,13 @@ def build_message(
     text: str,
     html: str | None = None,
     message_id: str,
+    date: datetime,
     headers: Mapping[str, str] | None = None,
 ) -> EmailMessage:
-    """A ``multipart/alternative`` message (text first, HTML second) with the given ``Message-ID``."""
+    """A ``multipart/alternative`` message (text first, HTML second) with the given ``Message-ID``
+    and ``Date`` (timezone-aware)."""
+    if date.tzinfo is None:
+        raise ValueError("the e-mail Date must be timezone-aware")
     for name, value in {"to": to, "subject": subject, "from_address": from_address}.items():
         if "\r" in value or "\n" in value:
             raise ValueError(f"e-mail {name} must be a single line")
@@ -72,6 +77,7 @@ def build_message(
     msg["To"] = to
     msg["Subject"] = subject
     msg["Message-ID"] = message_id
+    msg["Date"] = format_datetime(date)
     for name, value in (headers or {}).items():
         msg[name] = value
     msg.set_content(text)

@@ -152,6 +152,7 @@ class EmailChannel:
             text=rendered.text,
             html=_html(rendered.text),
             message_id=message_id,
+            date=self.clock(),
             headers={
                 "List-Unsubscribe": f"<{unsubscribe_url}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

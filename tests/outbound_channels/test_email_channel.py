@@ -57,6 +57,7 @@ def test_limited_email_has_no_balance_and_carries_unsubscribe(app: App, smtp: Sm
     assert msg["From"] == f"Maple Grove Family Dental <{SMTP_FROM}>"
     assert msg["Message-ID"] == result.provider_ref
     assert msg["Subject"] == "A message from Maple Grove Family Dental"
+    assert msg["Date"].datetime == app.clock()
     text = _text(msg)
     assert "(312) 555-0100" in text and "Dana" in text
     link = _UNSUB.search(text)
