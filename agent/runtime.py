@@ -19,6 +19,7 @@ from agent.outreach.email_channel import make_email_sender
 from agent.outreach.service import start_in_process
 from agent.outreach.voice_channel import make_call_client
 from agent.payments import make_payment_links, run_plan_charges
+from agent.pms_csv import CsvRoundTripPms
 from agent.settings import Settings
 from agent.sms import SmsChannel
 from agent.state import make_state
@@ -135,7 +136,8 @@ async def build_runtime(
     records = SqlRecords(sessions, clock=clock)
     state = make_state(settings.redis_url)
     if settings.pms in ("local", "csv"):
-        local_pms: LocalPms | None = LocalPms(db, practice_id=policy.practice.practice_id)
+        local_cls = CsvRoundTripPms if settings.pms == "csv" else LocalPms  # csv: writes go to staff too
+        local_pms: LocalPms | None = local_cls(db, practice_id=policy.practice.practice_id)
         pms: PmsAdapter = local_pms  # type: ignore[assignment]
     else:
         from agent.pms_opendental import build_opendental

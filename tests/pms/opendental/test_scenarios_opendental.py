@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from agent.cli import app as cli
-from agent.cli_pms import collect_writebacks
+from agent.cli_pms import collect_writebacks, merge_into
 from agent.store.models import ConversationRow
 from pms.opendental import OpenDentalPms
 from tests.fakes.opendental_server import FakeOpenDental
@@ -150,3 +151,30 @@ def test_open_dental_down_is_not_ready(scenario_app: AppFactory, od_practice: Fa
     assert response.status_code == 503
     pms = response.json()["checks"]["pms"]
     assert not pms["ok"] and "eConnector" in pms["detail"]
+
+
+def test_a_csv_practice_gets_every_write_back_in_the_export(scenario_app: AppFactory, tmp_path: Path) -> None:
+    """PMS=csv (Dentrix, Eaglesoft, Curve): the local PMS records the promise for BalanceLine, the
+    patient hears that the billing team will update the account, and staff get it in the export."""
+    app = scenario_app("embedded", PMS="csv")
+    assert app.runtime.pms.capabilities().promise == "manual"
+    person = who("prompt_payer")
+    app.text(person.phone, f"{person.name} {person.dob:%m/%d/%Y}")
+    app.text(person.phone, "I can pay $50 on Friday")
+    call = app.run(_last_tool_call(app, person.phone))
+    assert (
+        call["name"] == "log_promise"
+        and "Our billing team will update your account." in call["result"]["message"]
+    )
+    app.drain_outbox()
+    assert person.guarantor_id is not None
+    promises = app.run(app.runtime.pms.get_promises(person.guarantor_id))
+    assert [(p.amount, p.due_on.isoformat()) for p in promises][:1] == [(Decimal("50.00"), "2026-11-06")]
+
+    rows = app.run(collect_writebacks(app.runtime.sessions, pms_kind="csv"))
+    assert {r["kind"] for r in rows} >= {"promise", "comm_log"}
+    out = tmp_path / "queue.csv"
+    assert merge_into(out, rows) == (len(rows), len(rows))
+    assert merge_into(out, rows + rows) == (0, len(rows))  # re-exports never duplicate
+    with out.open(newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == len(rows)
