@@ -51,6 +51,7 @@ class OutreachJob:
     detail: str
     created_at: datetime
     sent_at: datetime | None
+    claimed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,7 @@ def _job(r: OutreachJobRow) -> OutreachJob:
     return OutreachJob(
         r.id, r.practice_id, r.guarantor_id, r.cycle_id, r.step_key, r.channel, r.to, r.line_type,
         r.purpose, r.tier, r.score, tuple(r.reasons or ()), r.balance, r.plan_date, r.due_at, r.state,
-        r.approval, r.tries, r.provider_ref, r.detail, r.created_at, r.sent_at,
+        r.approval, r.tries, r.provider_ref, r.detail, r.created_at, r.sent_at, r.claimed_by,
     )  # fmt: skip
 
 

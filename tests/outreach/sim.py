@@ -29,6 +29,7 @@ from agent.outreach.service import OutreachService
 from agent.outreach.sms_channel import SmsOutreachChannel
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
+from agent.state import make_state
 from agent.store.outreach import OutreachJob
 from agent.store.records import SqlRecords
 from pms.types import PaymentWrite
@@ -77,9 +78,15 @@ def policy_file(tmp: Path, mode: str) -> Path:
     return path
 
 
-async def make_runtime(url: str, policy: Path, clock: Clock) -> Runtime:
-    settings = Settings(DATABASE_URL=url, POLICY_FILE=str(policy), REDIS_URL=None)  # type: ignore[call-arg]
-    return await build_runtime(settings, clock=clock)
+async def make_runtime(
+    url: str, policy: Path, clock: Clock, *, redis_url: str | None = None, redis_prefix: str = "bl:"
+) -> Runtime:
+    settings = Settings(DATABASE_URL=url, POLICY_FILE=str(policy), REDIS_URL=redis_url)  # type: ignore[call-arg]
+    rt = await build_runtime(settings, clock=clock)
+    if redis_url:  # the test's own key namespace
+        default, rt.state = rt.state, make_state(redis_url, prefix=redis_prefix)
+        await default.close()
+    return rt
 
 
 def channels_for(rt: Runtime) -> dict[str, OutreachChannel]:
