@@ -2,7 +2,8 @@
 
 Outcome semantics of ``SmtpEmailSender.send`` (never raises for a server or network failure):
 - accepted by the server for the recipient → ``sent=True`` with the message's ``Message-ID``;
-- a 5xx answer (unknown mailbox, policy rejection, bad credentials) → ``permanent=True``;
+- a 5xx answer (unknown mailbox, policy rejection, bad credentials) or a configuration the server
+  cannot meet (STARTTLS or AUTH not offered) → ``permanent=True``;
 - 4xx answers, refused/dropped connections and timeouts → transient: a later retry may succeed.
   SMTP has no idempotency key: a timeout after ``DATA`` was accepted may duplicate a message.
 Server replies can quote the address; callers must not log them verbatim.
@@ -120,10 +121,10 @@ class SmtpEmailSender:
             outcome = _code_failure(max(codes) if codes else None)
         except aiosmtplib.SMTPResponseException as exc:
             outcome = _code_failure(exc.code)
-        except aiosmtplib.SMTPNotSupported:  # e.g. STARTTLS required but not offered: configuration
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, OSError, TimeoutError):
+            outcome = _code_failure(None)  # refused/dropped connection, TLS handshake failure, timeout
+        except aiosmtplib.SMTPException:  # e.g. STARTTLS or AUTH required but not offered: configuration
             outcome = EmailSendOutcome(sent=False, message_id=None, smtp_code=None, permanent=True)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError):
-            outcome = _code_failure(None)  # connection refused/dropped, TLS failure, timeout
         else:
             if errors:  # some recipient refused (single recipient here, so: not delivered)
                 outcome = _code_failure(max(r.code for r in errors.values()))

@@ -85,7 +85,7 @@ class SmtpServer:
             and data.login.decode() == self.username
             and data.password.decode() == self.password
         )
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535 itself
 
     def fail_next(self, n: int = 1) -> None:
         """Answer the next ``n`` RCPT commands with 451 (a temporary failure)."""

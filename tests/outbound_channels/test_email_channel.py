@@ -12,6 +12,7 @@ from agent.outreach.channels import DispatchStatus
 from agent.outreach.email_channel import EmailChannel, make_email_channel
 from agent.store.models import ConsentEntryRow, ContactAttemptRow, OutboxRow
 from policies.messages import lint
+from telephony.smtp import SmtpConfig, SmtpEmailSender
 from tests.fakes.smtp_server import SmtpServer
 from tests.integration.harness import PUBLIC, App
 from tests.outbound_channels.conftest import SMTP_FROM
@@ -189,3 +190,14 @@ def test_refuses_unknown_addresses_and_content_that_fails_the_linter(app: App, s
     result = app.run(channel.dispatch(req))
     assert (result.status, result.detail) == (DispatchStatus.PERMANENT, "content_lint:collection_language")
     assert _sent(smtp, _mid(req.attempt_id)) == []
+
+
+def test_smtp_configuration_errors_are_permanent(app: App, smtp: SmtpServer) -> None:
+    patient = contactable_patient(app, sms_consent=True, email=True)
+    wrong_password = SmtpConfig(smtp.host, smtp.port, "none", "mailer", "not-the-password")
+    no_starttls = SmtpConfig(smtp.host, smtp.port, "starttls", "mailer", "mail-secret")  # server offers none
+    for config, detail in [(wrong_password, "smtp_535"), (no_starttls, "smtp_refused")]:
+        req = request(patient, "email")
+        result = app.run(make_email_channel(app.runtime, sender=SmtpEmailSender(config)).dispatch(req))
+        assert (result.status, result.detail) == (DispatchStatus.PERMANENT, detail)
+        assert _sent(smtp, _mid(req.attempt_id)) == []
