@@ -10,10 +10,11 @@ from decimal import Decimal
 
 import pytest
 
+from agent.pms_lookup import match_caller
 from pms.demo.personas import PERSONAS
 from pms.local.adapter import LocalPms
 from pms.opendental import OpenDentalPms, capabilities_for
-from pms.protocol import PmsAdapter
+from pms.protocol import PmsAdapter, PmsUnavailable
 from pms.types import (
     CommLogWrite,
     ContactPreferenceWrite,
@@ -271,3 +272,16 @@ async def test_capabilities_follow_the_tier(
         assert result.status == ("created" if kind in direct else "queued_manual"), (kind, result)
     refused = [r for r in od.requests if r.status == 401]
     assert refused == []  # the adapter never asks for what the tier does not allow
+
+
+async def test_caller_id_match_degrades_while_open_dental_is_down(
+    od_pms: OpenDentalPms, od: FakeOpenDental
+) -> None:
+    phone = PERSONAS["prompt_payer"].phone
+    assert [p.patient_id for p in await match_caller(od_pms, phone)] == ["1"]
+    od.econnector_down = True
+    with pytest.raises(PmsUnavailable):
+        await od_pms.find_patients_by_phone(phone or "")
+    assert (
+        await match_caller(od_pms, phone) == []
+    )  # the conversation goes on; identity tools refuse gracefully
