@@ -20,6 +20,7 @@ from agent.store.models import AuditEventRow, ContactAttemptRow
 from agent.voice.stream_grants import StreamGrants
 from policies.messages import lint
 from policies.types import SuppressionScope
+from telephony.calls import TwilioCallClient
 from tests.integration.harness import PUBLIC, App, make_settings
 from tests.outbound_channels.helpers import (
     amd_form,
@@ -354,3 +355,26 @@ def test_the_outreach_pipeline_uses_these_channels_when_configured(app: App) -> 
     assert isinstance(channels["email"], EmailChannel) and channels["email"].name == "email"
     assert isinstance(channels["voice"], VoiceChannel) and channels["voice"].name == "voice"
     assert channels["voice"].calls is app.runtime.call_client is not None
+
+
+async def test_rest_failures_are_told_apart(twilio: CallsFakeTwilio) -> None:
+    """Connection refused: nothing reached Twilio (transient, retry). Timeout: the call may exist
+    (ambiguous, never redialled blindly). 4xx: permanent."""
+    kw = {"url": f"{PUBLIC}/o", "status_callback": f"{PUBLIC}/s", "amd_callback": f"{PUBLIC}/a"}
+    refused = TwilioCallClient(twilio.account_sid, twilio.auth_token, from_number="+13125550100",
+                               api_base="http://127.0.0.1:1")  # fmt: skip
+    out = await refused.dial("+17635550101", **kw)
+    assert out.transient and not out.ambiguous and not out.permanent
+    await refused.aclose()
+    slow = TwilioCallClient(twilio.account_sid, twilio.auth_token, from_number="+13125550100",
+                            api_base=twilio.base_url, timeout=0.3)  # fmt: skip
+    twilio.stall_next(1, 1.0)
+    out = await slow.dial("+17635550101", **kw)
+    assert out.ambiguous and not out.transient and not out.permanent
+    bad_token = TwilioCallClient(
+        twilio.account_sid, "wrong", from_number="+13125550100", api_base=twilio.base_url
+    )
+    out = await bad_token.dial("+17635550101", **kw)
+    assert out.permanent and out.error_code == 20003
+    await slow.aclose()
+    await bad_token.aclose()
