@@ -12,6 +12,7 @@ from agent.logs import configure_logging
 from agent.routes import api, console, email_unsubscribe, ops, stripe_webhook, twilio_calls, twilio_sms
 from agent.routes import twilio_voice  # inbound calls, media websocket, warm transfer
 from agent.routes import twilio_pay  # <Pay> action and status callbacks
+from agent.routes import outreach_api  # worklist, approvals, promise reconciliation
 from agent.runtime import Runtime, build_runtime, utc_now
 from agent.settings import Settings, load_settings
 
@@ -47,6 +48,7 @@ def create_app(
     app.include_router(stripe_webhook.router)
     app.include_router(twilio_pay.router)
     app.include_router(api.router)
+    app.include_router(outreach_api.router)
     for console_router in console.routers:  # the staff console (HTML under /console)
         app.include_router(console_router)
     app.include_router(twilio_calls.router)

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
+from agent.cli_outreach import outreach_app
 from agent.cli_pms import pms_app
 from agent.cli_users import first_admin_hint, users_app
 from agent.settings import Settings, SettingsError, load_settings
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(pms_app, name="pms")
+app.add_typer(outreach_app, name="outreach")
 console = Console(stderr=True)
 
 

@@ -170,10 +170,10 @@ def next_step(state: CadenceState, rules: CadenceRules) -> Step:
         return Step("none", reasons=("cadence disabled by policy",))
     if s.tier in _SILENT_TIERS:
         return Step("none", reasons=(_SILENT_TIERS[s.tier], *s.tier_reasons))
-    if s.tier == Tier.HUMAN_REVIEW:
-        return Step("review", "human_review", (), "human_review", s.today, s.tier_reasons)
     if s.on_current_plan:
         return Step("none", reasons=("on a current, on-time payment plan: not dunned",))
+    if s.tier == Tier.HUMAN_REVIEW:
+        return Step("review", "human_review", (), "human_review", s.today, s.tier_reasons)
     done = dict(s.done)
     digital = _digital(s)
 

@@ -356,7 +356,7 @@ class Planner:
                             decision=Decision(True, "ok", None, "Already planned; re-checked at dispatch."))  # fmt: skip
         facts = await store_facts(self.records, acc, now)
         priority = scoring.prioritise(acc, facts.history, self.policy, today)
-        if priority.tier not in (Tier.DO_NOT_CONTACT, Tier.INSURANCE_FOLLOW_UP, Tier.HUMAN_REVIEW):
+        if priority.tier not in (Tier.DO_NOT_CONTACT, Tier.INSURANCE_FOLLOW_UP):
             facts = await gather(self.pms, self.records, acc, now, self.tz, known=facts)
             priority = scoring.prioritise(acc, facts.history, self.policy, today)
 

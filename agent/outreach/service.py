@@ -107,12 +107,15 @@ class OutreachService:
         persist: bool = True,
         incremental: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        now: datetime | None = None,
     ) -> PlanSummary:
         """The daily pipeline, under a practice-wide lock so two workers never plan at once."""
         async with self.state.lock(
             f"outreach:plan:{self.policy.practice.practice_id}", ttl_seconds=600, wait_seconds=600
         ):
-            summary = await self.planner().plan(persist=persist, incremental=incremental, progress=progress)
+            summary = await self.planner().plan(
+                persist=persist, incremental=incremental, progress=progress, now=now
+            )
         return summary
 
     async def sync_changes(self) -> int:

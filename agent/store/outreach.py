@@ -458,3 +458,32 @@ class OutreachStore(StoreBase):
 def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseMade:
+    promise_id: str
+    guarantor_id: str
+    amount: Decimal
+    due_on: date
+    status: str
+    channel: str
+    conversation_id: str | None
+    created_at: datetime
+
+
+async def promises_made(store: StoreBase, start: datetime, end: datetime) -> list[PromiseMade]:
+    """Promises the agent recorded in [start, end), oldest first (for the weekly reconciliation)."""
+    q = (
+        select(PromiseRow)
+        .where(PromiseRow.created_at >= start, PromiseRow.created_at < end)
+        .order_by(PromiseRow.created_at, PromiseRow.id)
+    )
+    async with store._tx() as s:
+        rows = (await s.scalars(q)).all()
+    return [
+        PromiseMade(
+            r.id, r.guarantor_id, r.amount, r.due_on, r.status, r.channel, r.conversation_id, r.created_at
+        )
+        for r in rows
+    ]
