@@ -130,12 +130,17 @@ class Settings(BaseSettings):
             raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set together")
         if self.twilio_account_sid and not (self.twilio_from_number or self.twilio_messaging_service_sid):
             raise ValueError("Twilio needs TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
-        if self.pms == "opendental" and not (
-            self.opendental_base_url and self.opendental_developer_key and self.opendental_customer_key
-        ):
-            raise ValueError(
-                "PMS=opendental needs OPENDENTAL_BASE_URL, OPENDENTAL_DEVELOPER_KEY and OPENDENTAL_CUSTOMER_KEY"
+        od_missing = [
+            name
+            for name, value in (
+                ("OPENDENTAL_BASE_URL", self.opendental_base_url),
+                ("OPENDENTAL_DEVELOPER_KEY", self.opendental_developer_key),
+                ("OPENDENTAL_CUSTOMER_KEY", self.opendental_customer_key),
             )
+            if not value
+        ]
+        if self.pms == "opendental" and od_missing:
+            raise ValueError(f"PMS=opendental needs {', '.join(od_missing)} (see docs/pms.md)")
         return self
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from agent.settings import SettingsError, load_settings
 from pms.opendental import OpenDentalClient, OpenDentalUnavailable, mode_for
 from pms.opendental.client import OpenDentalError
 from pms.opendental.conventions import od_bool, od_date, od_datetime, od_money, to_od_datetime
@@ -124,3 +125,13 @@ async def test_a_429_is_waited_out(od: FakeOpenDental, make_adapter: AdapterFact
     assert await pms.get_patient("2") is not None
     statuses = [r.status for r in od.requests]
     assert statuses == [200, 429, 200]
+
+
+def test_settings_name_the_missing_open_dental_variable() -> None:
+    with pytest.raises(SettingsError) as err:
+        load_settings(
+            _env_file=None, PMS="opendental", OPENDENTAL_BASE_URL="https://api.opendental.com/api/v1"
+        )
+    message = str(err.value)
+    assert "OPENDENTAL_DEVELOPER_KEY" in message and "OPENDENTAL_CUSTOMER_KEY" in message
+    assert "OPENDENTAL_BASE_URL" not in message
