@@ -67,7 +67,7 @@ def take(out: Path = OUT) -> list[Path]:
 
             page.goto(f"{served.url}/console/try/sms")
             page.select_option("#persona", "plan_candidate")
-            for body in ("Hi, what do I owe?", "Marcus Bell, 09/03/1979", "Can I pay it over a few months?"):
+            for body in ("Hi, what do I owe?", "Marcus Bell, 09/03/1979", "PLAN", "YES"):
                 _text(page, body)
 
             queue = context.new_page()
@@ -88,16 +88,18 @@ def take(out: Path = OUT) -> list[Path]:
                 ("account", "/console/accounts/2"),
                 ("dashboard", "/console/dashboard"),
             ):
+                if name == "account":
+                    served.run(served.runtime.outbox.drain_once())  # the accepted plan reaches the PMS
                 page.goto(served.url + path)
-                shots.append(_shot(page, out, name))
+                shots.append(_shot(page, out, name, full=name == "account"))
         finally:
             context.close()
     return shots
 
 
-def _shot(page: Any, out: Path, name: str) -> Path:
+def _shot(page: Any, out: Path, name: str, *, full: bool = False) -> Path:
     path = out / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
+    page.screenshot(path=str(path), full_page=full)
     return path
 
 
