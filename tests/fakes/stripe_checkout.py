@@ -13,7 +13,8 @@ format (form-encoded POSTs with bracketed nested keys, `Authorization: Bearer sk
 - `GET /v1/checkout/sessions/{id}`;
 - `POST /v1/checkout/sessions/{id}/expire` (only an open session).
 
-Any other `/v1/…` request is forwarded to localstripe, so one `STRIPE_API_BASE` serves both.
+Any other `/v1/…` request is forwarded to localstripe, so one `STRIPE_API_BASE` serves both; the
+forwarder adds Stripe's `Idempotency-Key` semantics, which localstripe lacks (first response replayed).
 The test helper `pay(session_id)` plays the customer: it creates and confirms a real PaymentIntent
 on localstripe (card `pm_card_visa`), completes the session, and returns the PaymentIntent id; a
 session that saves the card (a plan's first payment) also gets a localstripe Customer with the card
@@ -24,6 +25,7 @@ attached, as Checkout does with `customer_creation=always` + `setup_future_usage
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -158,6 +160,8 @@ class FakeCheckout:
         self.requests: list[tuple[str, str, dict[str, Any], str | None]] = []  # method, path, params, key
         self._idem: dict[str, tuple[str, int, dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        self._forward_lock = asyncio.Lock()
+        self.replays = 0  # forwarded POSTs answered from the idempotency store
         self._port: int | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -376,12 +380,41 @@ class FakeCheckout:
         return JSONResponse(self._public(session))
 
     async def _forward(self, request: Request) -> Response:
+        """Forward to localstripe, adding what it lacks: `Idempotency-Key` on POSTs (Stripe replays
+        the first response, errors included; the same key with other params is an idempotency_error)."""
+        body = await request.body()
+        key = request.headers.get("idempotency-key") if request.method == "POST" else None
+        fingerprint = hashlib.sha256(request.url.path.encode() + b"?" + body).hexdigest()
+        if key:
+            async with self._forward_lock:
+                return await self._forward_once(request, body, key, fingerprint)
+        return await self._upstream(request, body)
+
+    async def _forward_once(self, request: Request, body: bytes, key: str, fingerprint: str) -> Response:
+        with self._lock:
+            seen = self._idem.get(key)
+        if seen is not None:
+            if seen[0] != fingerprint:
+                return stripe_error(
+                    400,
+                    "idempotency_error",
+                    "Keys for idempotent requests can only be used with the same parameters they were "
+                    "first used with.",
+                )
+            self.replays += 1
+            return JSONResponse(seen[2], status_code=seen[1], headers={"Idempotent-Replayed": "true"})
+        response = await self._upstream(request, body)
+        with self._lock:
+            self._idem[key] = (fingerprint, response.status_code, json.loads(bytes(response.body)))
+        return response
+
+    async def _upstream(self, request: Request, body: bytes) -> Response:
         async with httpx.AsyncClient(base_url=self.localstripe_base, timeout=10) as client:
             upstream = await client.request(
                 request.method,
                 request.url.path,
                 params=request.query_params,
-                content=await request.body(),
+                content=body,
                 headers={
                     k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
                 },

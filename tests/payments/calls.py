@@ -68,3 +68,20 @@ def accept_first_plan(app: App, state: CallerState) -> dict[str, Any]:
     accepted = tool(app, state, "accept_plan", plan_key=plan["plan_key"])
     assert accepted.ok, accepted.message
     return dict(plan)
+
+
+def pay_by_keypad(app: App, state: CallerState, amount: str, confirmation: str) -> Any:
+    """take_payment on the call, then Twilio's signed <Pay> action reporting success."""
+    result = tool(app, state, "take_payment", amount=amount)
+    assert result.ok and result.data.get("handoff") == "pay", result.message
+    form = {
+        "AccountSid": app.twilio.account_sid,
+        "CallSid": state.call_sid or "",
+        "Result": "success",
+        "PaymentConfirmationCode": confirmation,
+        "PaymentCardNumber": "xxxx-xxxx-xxxx-4242",
+        "PaymentCardType": "visa",
+    }
+    response = app.post_signed("/twilio/pay/done", form)
+    assert response.status_code == 200, response.text
+    return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,19 +40,52 @@ def fake_twilio() -> Iterator[FakeTwilio]:
         yield fake
 
 
-@pytest.fixture(scope="module")
-def module_pg_url(pg_url: str) -> Iterator[str]:
-    """A PostgreSQL database for one test module (apps are shared within a module: setup is costly)."""
+async def _clone_pg(template: str, name: str) -> None:
+    import asyncpg
+
+    from tests.conftest import PG_ADMIN_DSN
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def prepared_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migrated demo practice on SQLite, prepared once; modules copy the file (setup is costly)."""
+    path = tmp_path_factory.mktemp("pay-template") / "template.db"
+    run_sync(prepare_database(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def prepared_pg(pg_url: str) -> Iterator[str]:
+    """The migrated demo practice in a PostgreSQL template database, prepared once."""
     from tests.conftest import _create_db, _drop_db
 
-    name = f"bl_pay_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    name = f"bl_paytpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     asyncio.run(_create_db(name))
+    run_sync(prepare_database(pg_url.rsplit("/", 1)[0] + "/" + name))
+    yield name
+    asyncio.run(_drop_db(name))
+
+
+@pytest.fixture(scope="module")
+def module_pg_url(pg_url: str, prepared_pg: str) -> Iterator[str]:
+    """A copy of the prepared PostgreSQL database for one test module."""
+    from tests.conftest import _drop_db
+
+    name = f"bl_pay_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_clone_pg(prepared_pg, name))
     yield pg_url.rsplit("/", 1)[0] + "/" + name
     asyncio.run(_drop_db(name))
 
 
 def _backend(request: pytest.FixtureRequest, tmp: Path) -> tuple[str, str | None]:
     if request.param == "embedded":
+        shutil.copyfile(request.getfixturevalue("prepared_sqlite"), tmp / "bl.db")
         return f"sqlite+aiosqlite:///{tmp}/bl.db", None
     db_url = request.getfixturevalue("module_pg_url")
     redis_url = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/3"
@@ -71,7 +105,6 @@ def stripe_app(
     """The real app (Twilio + Stripe configured) on SQLite/in-process and on PostgreSQL/Redis, shared by
     the tests of one module (each test uses its own persona and call)."""
     db_url, redis_url = _backend(request, tmp_path_factory.mktemp("stripe-app"))
-    run_sync(prepare_database(db_url))
     with FakeCheckout(localstripe.base_url) as checkout:
         settings = make_settings(
             db_url,
@@ -91,10 +124,13 @@ def stripe_app(
 
 
 @pytest.fixture(scope="module")
-def portal_app(tmp_path_factory: pytest.TempPathFactory, fake_twilio: FakeTwilio) -> Iterator[App]:
+def portal_app(
+    tmp_path_factory: pytest.TempPathFactory, fake_twilio: FakeTwilio, prepared_sqlite: Path
+) -> Iterator[App]:
     """The real app with Twilio but without Stripe (payments fall back to the portal link)."""
-    db_url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('portal')}/portal.db"
-    run_sync(prepare_database(db_url))
+    tmp = tmp_path_factory.mktemp("portal")
+    shutil.copyfile(prepared_sqlite, tmp / "portal.db")
+    db_url = f"sqlite+aiosqlite:///{tmp}/portal.db"
     application = open_app(make_settings(db_url, None, fake_twilio), fake_twilio)
     try:
         yield application
