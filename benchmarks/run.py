@@ -4,6 +4,7 @@
     python -m benchmarks.run sms --workers 2 --rate 300 --rate 60 --duration 30
     python -m benchmarks.run sms --profile            # py-spy the app workers (pip install py-spy)
     python -m benchmarks.run planning --accounts 100000
+    python -m benchmarks.run voice                    # voice: overhead, barge-in, capacity, local speech
     python -m benchmarks.run --quick                  # tiny sizes: proves the machinery, measures nothing
     python -m benchmarks.run --json out.json          # also write every number as JSON
 
@@ -91,7 +92,7 @@ def planning_table(results: list[PlanningResult]) -> Table:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
-    p.add_argument("bench", nargs="?", choices=("all", "sms", "planning"), default="all")
+    p.add_argument("bench", nargs="?", choices=("all", "sms", "planning", "voice"), default="all")
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke run; the numbers mean nothing)")
     p.add_argument("--json", type=Path, help="write every result as JSON here")
     s = p.add_argument_group("sms")
@@ -118,6 +119,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--source", choices=("tiled", "demo"), default="tiled")
     g.add_argument("--population", choices=("ar", "all"), default="ar")
     g.add_argument("--repeats", type=int, default=3)
+    v = p.add_argument_group("voice")
+    v.add_argument(
+        "--voice-calls", type=int, action="append", help="capacity level (repeatable; default 100 and 200)"
+    )
     return p.parse_args(argv)
 
 
@@ -192,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
                         err.print(f"    {share:5.1f}%  {name}", markup=False)
         out["sms"] = [r.as_dict() for r in sms]
         console.print(sms_table(sms))
+    if args.bench == "voice":  # not part of "all": a few minutes of real-time calls (docs/benchmarks.md)
+        from benchmarks.voice_run import run_voice
+
+        out["voice"] = run_voice(quick=args.quick, console=console, err=err, capacity_levels=args.voice_calls)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2, default=str))
     return 0

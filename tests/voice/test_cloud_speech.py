@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -35,14 +36,14 @@ def vendors() -> Iterator[tuple[DeepgramFake, ElevenLabsFake]]:
 def _cloud(
     va: VoiceApp, dg: DeepgramFake, el: ElevenLabsFake, *, dg_key: str, el_key: str
 ) -> SpeechProviders:
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        DEEPGRAM_API_KEY=dg_key,
-        DEEPGRAM_URL=dg.url,
-        ELEVENLABS_API_KEY=el_key,
-        ELEVENLABS_VOICE_ID="voice-ava",
-        ELEVENLABS_URL=el.url,
-    )
+    values: dict[str, Any] = {
+        "DEEPGRAM_API_KEY": dg_key,
+        "DEEPGRAM_URL": dg.url,
+        "ELEVENLABS_API_KEY": el_key,
+        "ELEVENLABS_VOICE_ID": "voice-ava",
+        "ELEVENLABS_URL": el.url,
+    }
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
     providers = cloud_speech_providers(settings, scripted_providers(va.book, tts=va.tts))
     install_voice_service(va.app, providers=providers, config=FAST)
     return providers
