@@ -127,53 +127,45 @@ def account_flags(
     return frozenset(flags)
 
 
-def account(guarantor: Patient, aging_row: dict[str, Any], billing_type: str) -> AccountSummary:
-    """`GET /accountmodules/{PatNum}/Aging` plus the guarantor."""
-    total = od_money(aging_row.get("Total", aging_row.get("BalTotal")))
-    ins = od_money(aging_row.get("InsEst"))
-    wo = od_money(aging_row.get("InsWoEst"))
-    est = aging_row.get("PatEstBal", aging_row.get("EstBal"))
-    patient_balance = od_money(est) if est not in (None, "") else total - ins - wo
-    aging = Aging(
-        bal_0_30=od_money(aging_row.get("Bal_0_30")),
-        bal_31_60=od_money(aging_row.get("Bal_31_60")),
-        bal_61_90=od_money(aging_row.get("Bal_61_90")),
-        bal_over_90=od_money(aging_row.get("BalOver90")),
-        total=total,
-        insurance_estimate=ins,
-        writeoff_estimate=wo,
-        patient_balance=patient_balance,
-        payplan_due=od_money(aging_row.get("PayPlanDue")),
-        as_of=od_date(aging_row.get("AsOf")),
-    )
-    last_pay = od_date(aging_row.get("DateLastPay"))
-    return AccountSummary(
-        guarantor=guarantor,
-        aging=aging,
-        last_payment_date=last_pay,
-        last_statement_date=od_date(aging_row.get("DateLastStatement")),
-        flags=account_flags(guarantor, billing_type, patient_balance, total, ins),
-    )
-
-
-def worklist_account(row: dict[str, Any], practice_tz: str) -> AccountSummary:
-    """A row of the bulk aging query (guarantor columns of the `patient` table)."""
-    guarantor = patient(row, practice_tz)
-    total = od_money(row.get("BalTotal"))
+def aging(row: dict[str, Any], *, bulk: bool = False) -> Aging:
+    """An Aging endpoint row, or (`bulk`) a guarantor row of the bulk query, whose InsEst already
+    holds every insurance-side estimate (patient part = BalTotal - InsEst)."""
+    total = od_money(row.get("Total", row.get("BalTotal")))
     ins = od_money(row.get("InsEst"))
-    patient_balance = total - ins
-    aging = Aging(
+    wo = ZERO if bulk else od_money(row.get("InsWoEst"))
+    est = None if bulk else row.get("PatEstBal", row.get("EstBal"))
+    return Aging(
         bal_0_30=od_money(row.get("Bal_0_30")),
         bal_31_60=od_money(row.get("Bal_31_60")),
         bal_61_90=od_money(row.get("Bal_61_90")),
         bal_over_90=od_money(row.get("BalOver90")),
         total=total,
         insurance_estimate=ins,
-        patient_balance=patient_balance,
+        writeoff_estimate=wo,
+        patient_balance=od_money(est) if est not in (None, "") else total - ins - wo,
         payplan_due=od_money(row.get("PayPlanDue")),
+        as_of=od_date(row.get("AsOf")),
     )
-    flags = account_flags(guarantor, str(row.get("BillingType") or ""), patient_balance, total, ins)
-    return AccountSummary(guarantor=guarantor, aging=aging, flags=flags)
+
+
+def _summary(guarantor: Patient, ag: Aging, billing_type: str, row: dict[str, Any]) -> AccountSummary:
+    return AccountSummary(
+        guarantor=guarantor,
+        aging=ag,
+        last_payment_date=od_date(row.get("DateLastPay")),
+        last_statement_date=od_date(row.get("DateLastStatement")),
+        flags=account_flags(guarantor, billing_type, ag.patient_balance, ag.total, ag.insurance_estimate),
+    )
+
+
+def account(guarantor: Patient, aging_row: dict[str, Any], billing_type: str) -> AccountSummary:
+    """`GET /accountmodules/{PatNum}/Aging` plus the guarantor."""
+    return _summary(guarantor, aging(aging_row), billing_type, aging_row)
+
+
+def worklist_account(row: dict[str, Any], practice_tz: str) -> AccountSummary:
+    """A row of the bulk aging query (guarantor columns of the `patient` table)."""
+    return _summary(patient(row, practice_tz), aging(row, bulk=True), str(row.get("BillingType") or ""), row)
 
 
 def ledger(rows: list[dict[str, Any]], claim_of: dict[str, tuple[str, bool]]) -> list[LedgerLine]:
