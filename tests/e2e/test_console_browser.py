@@ -169,6 +169,9 @@ def test_the_softphone_holds_a_short_conversation(served: Served, playwright: An
     try:
         page = context.new_page()
         sign_in(page, served.url, "collector")
+        live = context.new_page()  # a colleague watching Live calls
+        live.goto(f"{served.url}/console/calls")
+        live.wait_for_selector("body[data-live=ready]")
         page.goto(f"{served.url}/console/try/phone")
         page.select_option("#persona", "plan_candidate")
         page.click("#call")
@@ -184,6 +187,7 @@ def test_the_softphone_holds_a_short_conversation(served: Served, playwright: An
             " return i >= 0 && b.slice(i + 1).some(x => x.classList.contains('agent')); }",
             timeout=40_000,
         )  # and the agent answered
+        live.locator(".call .bubble.patient").first.wait_for(timeout=10_000)  # the transcript, live
         page.click("#hangup")
         page.wait_for_function(
             "() => (document.body.dataset.phone || '').startsWith('Call ended')", timeout=15_000
