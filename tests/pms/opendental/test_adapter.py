@@ -29,7 +29,7 @@ from tests.pms.opendental.conftest import PRACTICE, AdapterFactory
 
 NOW = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
 CHECKED = ["prompt_payer", "deceased", "attorney", "agency", "credit_balance", "insurance_pending",
-           "spanish_speaker", "appointment_tomorrow", "disputer_denied_claim", "minor_with_parent_guarantor"]  # fmt: skip
+           "appointment_tomorrow", "disputer_denied_claim", "minor_with_parent_guarantor"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
