@@ -192,6 +192,8 @@ class OpenDentalClient:
                 continue
             if response.status_code == 404 and missing_ok:
                 return None
+            if response.status_code in (401, 403):  # keys revoked or tier changed: nothing to look up with
+                raise OpenDentalUnavailable(f"Open Dental refused the API keys ({response.status_code})")
             return _body(response)
         raise OpenDentalUnavailable(f"Open Dental unreachable after retries: {_describe(last)}") from last
 

@@ -43,8 +43,10 @@ def test_mode_from_url() -> None:
 async def test_wrong_keys_are_refused(od: FakeOpenDental) -> None:
     client = OpenDentalClient(od.base_url, od.developer_key, "wrong", mode="local")
     try:
+        with pytest.raises(OpenDentalUnavailable, match="refused the API keys"):
+            await client.get("/patients/1")  # a read: the agent says it cannot look that up now
         with pytest.raises(OpenDentalError) as err:
-            await client.get("/patients/1")
+            await client.post("/commlogs", {"PatNum": 1, "Note": "x"})  # a write: a definite failure
         assert err.value.status == 401
     finally:
         await client.aclose()

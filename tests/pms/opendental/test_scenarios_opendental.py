@@ -54,7 +54,7 @@ def opendental_app(factory: AppFactory, od: FakeOpenDental, tier: str = "payment
     return app
 
 
-# A representative subset (every PMS read and write path, every theme): 12 of the 93 scenarios run
+# A representative subset (every PMS read and write path): 12 of the 93 scenarios run
 # by default, all 93 with BALANCELINE_OD_ALL_SCENARIOS=1 (about 3 minutes; they all pass).
 SUBSET = {
     "balance-question-waits-for-identity",  # caller-ID match, verification, aging
