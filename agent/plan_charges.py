@@ -27,14 +27,12 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from agent.logs import get_logger
 from agent.payment_posting import PaymentPoster
 from agent.payment_promises import settle_promises
-from agent.store.models import PromiseRow
 from agent.store.payments import ConfirmedPayment
 from agent.store.plan_schedules import DueInstallment, PlanScheduleStore
+from agent.store.records import SqlRecords
 from tools.context import PaymentLinkError, PaymentLinks
 from tools.payments.stripe_charges import StripeCharges, installment_key
 
@@ -129,7 +127,7 @@ class PlanCharger:
         conversation_id: str | None,
         customer_ref: str | None,
         payment_method_ref: str | None,
-        records: Any,
+        records: SqlRecords,
     ) -> str | None:
         """`activate` with the plan accepted in the conversation the first payment came from."""
         if not conversation_id or not customer_ref:
@@ -294,18 +292,8 @@ class PlanCharger:
     async def _sweep_promises(self, today: date) -> int:
         """Settle guarantors with open promises whose grace window has passed."""
         grace = timedelta(days=self.policy.payments.promise_grace_days)
-        async with self.store._tx() as s:
-            guarantors = set(
-                (
-                    await s.scalars(
-                        select(PromiseRow.guarantor_id).where(
-                            PromiseRow.status == "open", PromiseRow.due_on < today - grace
-                        )
-                    )
-                ).all()
-            )
         changed = 0
-        for guarantor_id in sorted(guarantors):
+        for guarantor_id in await self.poster.store.guarantors_with_lapsed_promises(today - grace):
             changed += len(
                 await settle_promises(
                     self.poster.records,

@@ -8,14 +8,21 @@ writes its audit event in the same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
 from agent.store.base import StoreBase, jsonable, upsert
-from agent.store.models import PaymentLinkRow, PaymentRow, StaffTaskRow, StripeEventRow, new_id
+from agent.store.models import (
+    PaymentLinkRow,
+    PaymentRow,
+    PromiseRow,
+    StaffTaskRow,
+    StripeEventRow,
+    new_id,
+)
 from tools.context import PaymentLink
 
 
@@ -274,5 +281,16 @@ class PaymentStore(StoreBase):
         q = select(PaymentRow).order_by(PaymentRow.created_at, PaymentRow.id)
         if guarantor_id is not None:
             q = q.where(PaymentRow.guarantor_id == guarantor_id)
+        async with self._tx() as s:
+            return list((await s.scalars(q)).all())
+
+    async def guarantors_with_lapsed_promises(self, due_before: date) -> list[str]:
+        """Guarantors with an open promise due before `due_before` (its grace window has passed)."""
+        q = (
+            select(PromiseRow.guarantor_id)
+            .where(PromiseRow.status == "open", PromiseRow.due_on < due_before)
+            .distinct()
+            .order_by(PromiseRow.guarantor_id)
+        )
         async with self._tx() as s:
             return list((await s.scalars(q)).all())

@@ -3,6 +3,7 @@ number), and the Stripe events Twilio's <Pay> connector causes (no second paymen
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -187,3 +188,35 @@ def test_webhook_accepts_a_rotated_secret_signature_among_several(stripe_app: Ap
     only_old = {"Stripe-Signature": f"t={stamp},v1={old}", "Content-Type": "application/json"}
     evt2 = body(event("checkout.session.expired", {"id": "cs_rotation2", "metadata": {}}))
     assert app.client.post("/stripe/webhook", content=evt2, headers=only_old).status_code == 400
+
+
+def test_a_card_number_texted_in_is_never_stored_or_logged(stripe_app: App, capfd: Any) -> None:
+    """SMS/tool level (the voice session has its own scan): a patient texts their card number; the
+    reply redirects them to a secure link and no table or log line holds a Luhn-valid card number."""
+    from sqlalchemy import text
+
+    from agent.store.db import all_metadata
+    from policies.redaction import contains_card_number
+
+    app = stripe_app
+    who = PERSONAS["payment_just_posted"]
+    assert who.phone
+    app.text(who.phone, "can I just pay with my card 4242 4242 4242 4242 exp 12/30 cvv 123")
+    app.text(who.phone, "4000 0566 5566 5556")
+    reply = app.replies_to(who.phone)[-1].lower()
+    assert "card" in reply and ("link" in reply or "keypad" in reply or "don't" in reply or "do not" in reply)
+
+    async def dump() -> list[str]:
+        out: list[str] = []
+        async with app.runtime.db.connect() as conn:
+            for metadata in all_metadata():
+                for table in metadata.sorted_tables:
+                    for row in (await conn.execute(text(f'SELECT * FROM "{table.name}"'))).all():
+                        out.extend(str(v) for v in row)
+        return out
+
+    stored = app.run(dump())
+    opaque_id = re.compile(r"^[a-z]{2,4}_[0-9A-Za-z]+$")  # processor ids (ch_…) may hold digit runs
+    assert stored and not [v for v in stored if not opaque_id.match(v) and contains_card_number(v)]
+    logged = capfd.readouterr()
+    assert not contains_card_number(logged.out) and not contains_card_number(logged.err)
