@@ -117,11 +117,13 @@ async def end_session(rt: Runtime, request: Request, response: Response) -> None
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=cookie_secure(rt))
 
 
-async def session_of(rt: Runtime, cookies: dict[str, str]) -> Staff | None:
+async def session_of(rt: Runtime, cookies: dict[str, str], *, touch: bool = True) -> Staff | None:
     token = cookies.get(SESSION_COOKIE)
     if not token or len(token) > 128:
         return None
-    sess = await store_of(rt).load_session(digest(token), idle=IDLE_TIMEOUT, touch_after=TOUCH_AFTER)
+    sess = await store_of(rt).load_session(
+        digest(token), idle=IDLE_TIMEOUT, touch_after=TOUCH_AFTER, touch=touch
+    )
     return Staff(sess.user, sess) if sess else None
 
 

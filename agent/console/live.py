@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from agent.console.auth import Staff, require_staff
+from agent.console.auth import Staff, require_staff, session_of
 from agent.console.templating import render
 from agent.console.views import open_transfer_cards, transfer_card_by_id
 from agent.runtime import Runtime
@@ -96,7 +96,16 @@ async def _enrich(rt: Runtime, channel: str, message: dict[str, Any]) -> dict[st
     return message
 
 
-async def event_stream(rt: Runtime, channels: list[str], request: Request) -> AsyncIterator[str]:
+async def event_stream(
+    rt: Runtime,
+    channels: list[str],
+    request: Request,
+    still_signed_in: Callable[[], Awaitable[bool]] | None = None,
+    *,
+    heartbeat: float = HEARTBEAT_S,
+) -> AsyncIterator[str]:
+    """SSE lines for `channels` until the client goes away or (checked at every heartbeat) the
+    session ends: sign-out, expiry or a disabled user closes the stream."""
     queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=1000)
 
     async def pump(channel: str) -> None:
@@ -110,9 +119,12 @@ async def event_stream(rt: Runtime, channels: list[str], request: Request) -> As
         yield "event: ready\ndata: {}\n\n"
         while True:
             try:
-                channel, raw = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                channel, raw = await asyncio.wait_for(queue.get(), heartbeat)
             except TimeoutError:
                 if await request.is_disconnected():
+                    return
+                if still_signed_in is not None and not await still_signed_in():
+                    yield "event: signed_out\ndata: {}\n\n"
                     return
                 yield ": keep-alive\n\n"
                 continue
@@ -136,8 +148,13 @@ async def event_stream(rt: Runtime, channels: list[str], request: Request) -> As
 async def events(request: Request, staff: StaffDep) -> StreamingResponse:
     rt: Runtime = request.app.state.runtime
     live_calls(request)
+    cookies = dict(request.cookies)
+
+    async def still_signed_in() -> bool:
+        return await session_of(rt, cookies, touch=False) is not None
+
     return StreamingResponse(
-        event_stream(rt, channels_for(staff), request),
+        event_stream(rt, channels_for(staff), request, still_signed_in),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -147,10 +147,11 @@ class ConsoleStore(StoreBase):
             )
 
     async def load_session(
-        self, session_id: str, *, idle: timedelta, touch_after: timedelta
+        self, session_id: str, *, idle: timedelta, touch_after: timedelta, touch: bool = True
     ) -> ConsoleSession | None:
         """The live session (not revoked, not idle for longer than `idle`, before its absolute
-        expiry, user enabled), its last-seen time refreshed at most every `touch_after`."""
+        expiry, user enabled), its last-seen time refreshed at most every `touch_after` (never when
+        `touch` is false: a background check such as an open event stream is not activity)."""
         now = self._now()
         async with self._tx() as s:
             found = (
@@ -165,7 +166,7 @@ class ConsoleStore(StoreBase):
             sess, user = found
             if sess.revoked or user.disabled or now >= sess.expires_at or now - sess.last_seen_at > idle:
                 return None
-            if now - sess.last_seen_at >= touch_after:
+            if touch and now - sess.last_seen_at >= touch_after:
                 sess.last_seen_at = now
         return ConsoleSession(
             sess.id, _user(user), sess.csrf_token, sess.created_at, sess.last_seen_at, sess.expires_at

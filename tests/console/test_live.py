@@ -89,3 +89,22 @@ def test_live_calls_registry_follows_started_turns_and_ended() -> None:
     assert calls.calls["CA1"]["turns"] == [{"speaker": "patient", "text": "hello", "at": "t1"}]
     calls.apply({"event": "ended", "call_id": "CA1", "at": "t2"})
     assert calls.calls == {}
+
+
+def test_the_stream_ends_when_the_session_does(console: Console) -> None:
+    rt = console.app.runtime
+    signed_in = [True]
+
+    async def still() -> bool:
+        return signed_in[0]
+
+    async def scenario() -> list[str]:
+        stream = event_stream(rt, [CALLS], _Connected(), still, heartbeat=0.05)  # type: ignore[arg-type]
+        chunks = [await anext(stream), await anext(stream)]  # ready, then a keep-alive
+        signed_in[0] = False
+        chunks += [chunk async for chunk in stream]
+        return chunks
+
+    chunks = console.app.run(scenario())
+    assert chunks[0].startswith("event: ready") and chunks[1].startswith(": keep-alive")
+    assert chunks[-1].startswith("event: signed_out")

@@ -100,5 +100,6 @@
   source.addEventListener("ready", () => { setStatus("● live"); document.body.dataset.live = "ready"; refreshTransfers(); });
   source.addEventListener("calls", (m) => onCall(JSON.parse(m.data)));
   source.addEventListener("transfers", (m) => onTransfer(JSON.parse(m.data)));
+  source.addEventListener("signed_out", () => { source.close(); location.assign("/console/login?next=" + encodeURIComponent(location.pathname)); });
   source.onerror = () => { setStatus("reconnecting…"); document.body.dataset.live = "reconnecting"; };
 })();
