@@ -77,6 +77,8 @@ class CallSample:
     frames: int = 0
     underruns: int = 0
     error: str | None = None
+    t_end: float | None = None  # end of the caller's speech (monotonic)
+    t_first: float | None = None  # the first agent frame after it
 
 
 @dataclass
@@ -93,6 +95,7 @@ class VoiceResult:
     cpu: dict[str, float]
     injected_ms: float
     loadavg: str = ""
+    breakdown: dict[str, float] = field(default_factory=dict)  # p50 ms per hop (one call at a time)
 
     @property
     def overhead_ok(self) -> bool:
@@ -278,6 +281,7 @@ async def one_call(
         t_end = await _poll(lambda: caller.sent_at.get(end_frame), 15)
         first = await _poll(lambda: _media_after(caller.events, t_end), 15)
         sample.overhead_s = first.at - t_end - injected.total_s
+        sample.t_end, sample.t_first = t_end, first.at
         if interrupts is not None:
             await asyncio.sleep(listen_s)
             (onset,) = caller.say_watched(interrupts.audio, [interrupts.first_speech])
@@ -344,6 +348,47 @@ def summarise(
     )
 
 
+HOPS = (
+    "caller audio -> STT final",
+    "STT final -> LLM request",
+    "LLM request -> TTS text",
+    "TTS text -> caller hears",
+)
+
+
+def breakdown(samples: list[CallSample], trace: Path, injected: Injected) -> dict[str, float]:
+    """p50 ms of each hop's own time (its injected latency removed), from the vendors' event times.
+
+    Only meaningful one call at a time (events are matched to a call by time order)."""
+    from benchmarks.common import percentile
+
+    events: dict[str, list[float]] = {}
+    if not trace.exists():
+        return {}
+    for line in trace.read_text().splitlines():
+        name, _, at = line.partition(" ")
+        events.setdefault(name, []).append(float(at))
+
+    def after(name: str, t: float) -> float | None:
+        return next((x for x in sorted(events.get(name, [])) if x >= t), None)
+
+    hops: dict[str, list[float]] = {h: [] for h in HOPS}
+    wait_s = injected.total_s - (injected.llm_first_token_ms + injected.tts_first_audio_ms) / 1000
+    for s in samples:
+        if s.t_end is None or s.t_first is None:
+            continue
+        final = after("deepgram.final", s.t_end)
+        request = after("openai.request", final) if final is not None else None
+        text = after("elevenlabs.text", request) if request is not None else None
+        if final is None or request is None or text is None or text > s.t_first:
+            continue
+        hops[HOPS[0]].append(final - s.t_end - wait_s)
+        hops[HOPS[1]].append(request - final)
+        hops[HOPS[2]].append(text - request - injected.llm_first_token_ms / 1000)
+        hops[HOPS[3]].append(s.t_first - text - injected.tts_first_audio_ms / 1000)
+    return {h: percentile(sorted(v), 50) * 1000 for h, v in hops.items() if v}
+
+
 # ---- processes ----------------------------------------------------------------------------------
 
 
@@ -401,6 +446,7 @@ class Stack:
     auth_token: str
     public: str
     practice_number: str
+    trace: Path
 
     def cpu_meter(self) -> CpuMeter:
         def app_pids() -> list[int]:
@@ -417,7 +463,7 @@ class Stack:
 
 @contextlib.contextmanager
 def stack(
-    logs: Path, injected: Injected, *, cloud: bool = True, llm: bool = True, ms_per_char: float = 45.0
+    logs: Path, injected: Injected, *, cloud: bool = True, llm: bool = True, ms_per_char: float = 30.0
 ) -> Iterator[Stack]:
     """FakeTwilio + vendors + the app: cloud speech when ``cloud`` (else the offline stack), the LLM brain
     on the loopback OpenAI when ``llm`` (else the rules brain)."""
@@ -433,7 +479,8 @@ def stack(
              "--stt-final-ms", str(injected.stt_final_ms),
              "--llm-first-token-ms", str(injected.llm_first_token_ms),
              "--tts-first-audio-ms", str(injected.tts_first_audio_ms),
-             "--ms-per-char", str(ms_per_char)],
+             "--ms-per-char", str(ms_per_char),
+             "--trace", str(logs / "vendor_trace.txt")],
             "PORTS",
             logs / "voice_fakes.log",
         ) as (vendors, vl),
@@ -477,7 +524,8 @@ def stack(
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(url, app)
-            yield Stack(url, app, vendors, twilio, DEFAULT_AUTH_TOKEN, PUBLIC, PRACTICE_NUMBER)
+            trace = logs / "vendor_trace.txt"
+            yield Stack(url, app, vendors, twilio, DEFAULT_AUTH_TOKEN, PUBLIC, PRACTICE_NUMBER, trace)
         finally:
             _stop(app, signal.SIGINT)
             log.close()
@@ -537,6 +585,8 @@ def run_cloud(
                     )
                     cpu = meter.stop(time.monotonic() - t0)
                     result = summarise(scenario, conc, samples, cpu, injected)
+                    if conc == 1:
+                        result.breakdown = breakdown(samples, st.trace, injected)
                     results.append(result)
                     for err in sorted(set(result.errors))[:3]:
                         say(f"    error x{result.errors.count(err)}: {err}")

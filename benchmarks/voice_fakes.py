@@ -21,6 +21,9 @@ import asyncio
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tests.fakes.deepgram_server import DeepgramFake
@@ -42,14 +45,33 @@ REPLY = (
 class EndlessOpenAI(OpenAIFake):
     """The OpenAI fake with a default streamed reply instead of an empty script."""
 
-    def __init__(self, first_token_s: float) -> None:
+    def __init__(self, first_token_s: float, on_event: Callable[[str], None] | None = None) -> None:
         super().__init__()
         self.first_token_s = first_token_s
+        self.on_event = on_event
 
     def _next(self, body: dict[str, Any]) -> Script | None:
+        if self.on_event is not None:
+            self.on_event("request")
         scripted = super()._next(body)
         self.requests.clear()  # unbounded otherwise
         return scripted or Reply(text=REPLY, chunk_size=12, first_token_delay=self.first_token_s)
+
+
+class Tracer:
+    """Vendor-side event times (time.monotonic is one clock for every process on the machine)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("a", buffering=1)
+        self._lock = threading.Lock()
+
+    def hook(self, vendor: str) -> Callable[[str], None]:
+        def record(event: str) -> None:
+            line = f"{vendor}.{event} {time.monotonic():.6f}\n"
+            with self._lock:
+                self._file.write(line)
+
+        return record
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,7 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tts-first-audio-ms", type=float, default=120.0)
     parser.add_argument("--transcript", default=CALLER_SAYS)
     parser.add_argument("--ms-per-char", type=float, default=60.0, help="TTS audio per character")
+    parser.add_argument("--trace", type=Path, help="append '<vendor>.<event> <monotonic time>' lines here")
     args = parser.parse_args(argv)
+    trace = Tracer(args.trace) if args.trace else None
 
     deepgram = DeepgramFake(
         api_key=DEEPGRAM_KEY,
@@ -74,7 +98,10 @@ def main(argv: list[str] | None = None) -> None:
         ms_per_char=args.ms_per_char,
         record_texts=False,
     )
-    openai = EndlessOpenAI(args.llm_first_token_ms / 1000).start()
+    openai = EndlessOpenAI(args.llm_first_token_ms / 1000, trace.hook("openai") if trace else None).start()
+    if trace is not None:
+        deepgram.on_event = trace.hook("deepgram")
+        elevenlabs.on_event = trace.hook("elevenlabs")
 
     async def run() -> None:
         loop = asyncio.get_running_loop()

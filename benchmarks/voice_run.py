@@ -108,20 +108,24 @@ def run_voice(
     say = err.print
     say("voice: cloud speech on loopback vendors")
     cloud = run_cloud(
-        single_calls=1 if quick else 6,
+        single_calls=1 if quick else 5,
         concurrent=2 if quick else 100,
         capacity_levels=tuple(capacity_levels or ([3] if quick else [100, 200])),
         ramp_s=1.0 if quick else 5.0,
         say=say,
     )
     console.print(cloud_table(cloud))
+    for r in cloud:
+        if r.breakdown:
+            hops = ", ".join(f"{hop} {ms:.0f} ms" for hop, ms in r.breakdown.items())
+            console.print(f"overhead by hop at one call (p50, injected latency removed): {hops}")
     held = capacity(cloud)
     console.print(
         f"capacity: {held} concurrent calls held smoothly (target >= {TARGET_CAPACITY}; largest level tried: "
         f"{max((r.concurrency for r in cloud if r.scenario == 'capacity'), default=0)})"
     )
     say("voice: local speech")
-    local = run_local(single_calls=1 if quick else 5, levels=(2,) if quick else (1, 2, 3, 4, 6, 8), say=say)
+    local = run_local(single_calls=1 if quick else 3, levels=(2,) if quick else (2, 4, 8), say=say)
     console.print(local_table(local))
     console.print(f"local speech: {local_capacity(local)} concurrent calls at p95 <= {TARGET_P95_MS:.0f} ms")
     return {

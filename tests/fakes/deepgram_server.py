@@ -22,9 +22,9 @@ Wire protocol, as the real service presents it to a client (rules-and-protocols.
 - ``endpointing`` ms (the query parameter, or the ``endpointing_ms`` override) of non-speech audio ends
   the utterance; ``final_latency_ms`` later (wall clock: the injected recognition latency) comes
   ``Results`` with ``is_final`` and ``speech_final`` true and the whole transcript, words spread evenly
-  between onset and end (``split_finals`` > 1 sends it as that many ``is_final`` segments, only the last
-  with ``speech_final``, as Deepgram does for long utterances). ``endpointing=false`` sends no ``speech_final``: the final (``is_final`` only)
-  then waits for the utterance end below.
+  between onset and end (``split_finals`` > 1 sends it as that many ``is_final`` segments, only the
+  last with ``speech_final``, as Deepgram does for long utterances). ``endpointing=false`` sends no
+  ``speech_final``: the final (``is_final`` only) then waits for the utterance end below.
 - ``utterance_end_ms`` of non-speech after the last word → ``UtteranceEnd`` (always after the final).
 - Transcripts come from ``script`` in order, one per utterance, shared by all connections; when it
   runs out, ``default_transcript``.
@@ -50,7 +50,7 @@ import json
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -297,6 +297,7 @@ class DeepgramFake(LoopbackWsServer):
         self.drop_after_bytes: int | None = None
         self.connections: list[DeepgramConnection] = []
         self.refused: list[tuple[int, str]] = []
+        self.on_event: Callable[[str], None] | None = None  # ("final") with the send time (benchmarks)
 
     def next_transcript(self) -> str:
         return self.script.popleft() if self.script else self.default_transcript
@@ -324,7 +325,7 @@ class DeepgramFake(LoopbackWsServer):
         if one.get("encoding") != "mulaw" or one.get("sample_rate") != "8000":
             return (
                 400,
-                '{"err_code":"Bad Request","err_msg":"this fake only serves encoding=mulaw&sample_rate=8000"}',
+                '{"err_code":"Bad Request","err_msg":"this fake serves encoding=mulaw&sample_rate=8000"}',
             )
         if one.get("channels", "1") != "1":
             return 400, '{"err_code":"Bad Request","err_msg":"channels must be 1"}'
@@ -421,6 +422,8 @@ class DeepgramFake(LoopbackWsServer):
                 await connection.send(json.dumps(message))
             except ConnectionClosed:
                 return
+            if self.on_event is not None and message.get("is_final"):
+                self.on_event("final")
 
     async def _watchdog(self, connection: ServerConnection, last_activity: list[float]) -> None:
         while True:

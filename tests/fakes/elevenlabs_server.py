@@ -1,4 +1,4 @@
-"""A loopback ElevenLabs text-to-speech input-streaming server (``/v1/text-to-speech/{voice_id}/stream-input``).
+"""A loopback ElevenLabs TTS input-streaming server (``/v1/text-to-speech/{voice_id}/stream-input``).
 
 Wire protocol, as the real service presents it to a client (rules-and-protocols.md §2.8; elevenlabs-python
 types ``InitializeConnection``, ``SendText``, ``CloseConnection``, ``AudioOutput``, ``FinalOutput``):
@@ -37,7 +37,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -61,6 +61,7 @@ class ElevenLabsConnection:
     headers: dict[str, str]
     first_message: dict[str, Any] | None = None
     texts: list[str] = field(default_factory=list)
+    texts_seen: int = 0
     flushes: int = 0
     end_of_input: bool = False
     violations: list[str] = field(default_factory=list)
@@ -115,6 +116,7 @@ class ElevenLabsFake(LoopbackWsServer):
         self.error_after_chunks: int | None = None
         self.connections: list[ElevenLabsConnection] = []
         self.refused: list[tuple[int, str]] = []
+        self.on_event: Callable[[str], None] | None = None  # "text" / "audio": first of a socket (benchmarks)
 
     # ------------------------------------------------------------------ handshake
     def check_request(
@@ -187,6 +189,9 @@ class ElevenLabsFake(LoopbackWsServer):
                     generations.put_nowait(None)
                     await generator
                     return
+                if self.on_event is not None and not record.texts_seen:
+                    self.on_event("text")
+                record.texts_seen += 1
                 if self.record_texts:
                     record.texts.append(text)
                 if not text.endswith(" "):
@@ -277,6 +282,8 @@ class ElevenLabsFake(LoopbackWsServer):
                 )
             )
             record.chunks_sent += 1
+            if self.on_event is not None and record.chunks_sent == 1:
+                self.on_event("audio")
             record.audio_bytes_sent += len(piece)
             if self.error_after_chunks is not None and record.chunks_sent >= self.error_after_chunks:
                 self.error_after_chunks = None
