@@ -142,7 +142,7 @@ async def build_runtime(
     else:
         from agent.pms_opendental import build_opendental
 
-        local_pms, pms = None, build_opendental(settings, policy, clock)
+        local_pms, pms = None, build_opendental(settings, policy, clock, state)
     brain = _brain(settings, policy, clock)
     turns = TurnEngine(brain=brain, policy=policy, clock=clock)
     sender, local_outbox = _sms_sender(settings)

@@ -3,9 +3,10 @@
 - Auth: `Authorization: ODFHIR {DeveloperKey}/{CustomerKey}` on every request.
 - Base URL: Remote (`https://api.opendental.com/api/v1`, throttled, through the office's
   eConnector), API Service (`http://{server}:30223/api/v1`) or Local (`http://localhost:30222/api/v1`).
-- Throttling: one `RateLimiter` per customer key in this process, spaced by the permission tier
-  (read-only 1 request / 5 s; with any write permission 1 / s); Service and Local are unthrottled.
-  A `429` is waited out and re-sent (the request was not processed).
+- Throttling: requests per customer key spaced by the permission tier (read-only 1 request / 5 s;
+  with any write permission 1 / s); Service and Local are unthrottled. One `RateLimiter` per key in
+  this process, or a caller's shared `Limiter` (the app passes one over Redis, so replicas and
+  workers share the key's budget). A `429` is waited out and re-sent (the request was not processed).
 - Paging: `Limit`/`Offset`, 100 rows a page remote (1,000 local); a short page ends the listing.
 - Retries: reads only, on 5xx / 504 / network errors, with exponential backoff. A write is sent
   once: after a timeout, reset or 5xx it raises `OpenDentalAmbiguous` (it may have landed; the
@@ -20,7 +21,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -61,6 +62,15 @@ def mode_for(base_url: str) -> Mode:
     if port == 30222:
         return "local"
     return "remote"
+
+
+class Limiter(Protocol):
+    """Paces requests for one customer key: `wait()` before each, `push_back()` after a 429."""
+
+    interval: float
+
+    async def wait(self) -> None: ...
+    def push_back(self, seconds: float) -> None: ...
 
 
 class RateLimiter:
@@ -115,13 +125,18 @@ class OpenDentalClient:
         retry_backoff: float = 0.5,
         safety_margin: float = 0.05,
         page_size: int | None = None,
+        limiter: Limiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tier: Tier = tier
         self.mode: Mode = mode or mode_for(base_url)
         interval = TIER_INTERVAL[tier] + safety_margin if self.mode == "remote" else 0.0
-        self.limiter = limiter_for(customer_key, interval)
+        self.interval = interval
+        # a shared (cross-process) limiter from the caller, else one per key in this process
+        self.limiter: Limiter = (
+            limiter if limiter is not None and interval > 0 else limiter_for(customer_key, interval)
+        )
         self.page_size = page_size or PAGE_SIZE[self.mode]
         self.read_retries = read_retries
         self.retry_backoff = retry_backoff

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -9,11 +10,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from agent.pms_opendental import build_opendental
 from agent.settings import SettingsError, load_settings
+from agent.state.redis_state import RedisState
 from pms.opendental import OpenDentalClient, OpenDentalUnavailable, mode_for
 from pms.opendental.client import OpenDentalError
 from pms.opendental.conventions import od_bool, od_date, od_datetime, od_money, to_od_datetime
 from pms.types import CommLogWrite
+from policies.config import load_policy
 from tests.fakes.opendental_server import TIER_INTERVAL, FakeOpenDental
 from tests.pms.opendental.conftest import AdapterFactory
 
@@ -137,3 +141,32 @@ def test_settings_name_the_missing_open_dental_variable() -> None:
     message = str(err.value)
     assert "OPENDENTAL_DEVELOPER_KEY" in message and "OPENDENTAL_CUSTOMER_KEY" in message
     assert "OPENDENTAL_BASE_URL" not in message
+
+
+async def test_replicas_share_the_key_budget_over_redis(
+    od: FakeOpenDental, redis_url: str, redis_prefix: str, redis_cleanup: None
+) -> None:
+    """Two app processes (own clients, own Redis connections) on one customer key: together they
+    stay within the tier's rate, so Open Dental never answers 429."""
+    od.throttle, od.tier = True, "payments"
+    settings = load_settings(
+        _env_file=None,
+        PMS="opendental",
+        OPENDENTAL_BASE_URL=od.base_url,
+        OPENDENTAL_DEVELOPER_KEY=od.developer_key,
+        OPENDENTAL_CUSTOMER_KEY=od.customer_key,
+        OPENDENTAL_TIER="payments",
+    )
+    states = [RedisState(redis_url, prefix=redis_prefix) for _ in range(2)]
+    replicas = [build_opendental(settings, load_policy(), lambda: datetime.now(UTC), s) for s in states]
+    try:
+        assert replicas[0].client.mode == "remote"
+        found = await asyncio.gather(*(r.get_patient(pid) for r in replicas for pid in ("1", "2")))
+        assert all(p is not None for p in found)
+    finally:
+        for r, s in zip(replicas, states, strict=True):
+            await r.close()
+            await s.close()
+    seen = od.requests
+    assert len(seen) == 4 and all(r.status == 200 for r in seen)
+    assert min(b.at - a.at for a, b in itertools.pairwise(seen)) >= TIER_INTERVAL["payments"]
