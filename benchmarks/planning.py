@@ -1,6 +1,8 @@
-"""Planning 100,000 accounts: `scoring.prioritise` + `compliance.check` for every account, one process.
+"""Planning 100,000 accounts: `scoring.prioritise` + the cadence step + `compliance.check` for every
+account, one process.
 
-Target (the issue): prioritising + compliance-checking 100,000 accounts in <= 10 s.
+Target (the issue): prioritising, computing the next cadence step and compliance-checking 100,000
+accounts in <= 10 s.
 
 Accounts: the demo generator (`pms.demo.generate`) is the source of realism, but generating the
 ~195,000 patients behind 100,000 accounts takes minutes; so a base practice is generated
@@ -15,7 +17,11 @@ number-specific), consent records (~70%, some healthcare-exemption only), patien
 restrictions (~6%), BalanceLine flags, reassigned numbers, recent payments, upcoming
 appointments, kept/broken promises, plans, last responses.
 
-Timed: for every account, `prioritise(account, history, policy, today)` and, when the account has
+Cycles: each account's collection cycle started 0-40 days before the run, with the cadence steps
+whose day has come marked done (80% each, in order), as the outreach store would hold them.
+
+Timed: for every account, `prioritise(account, history, policy, today)`, the planner's cadence state
+(`agent.outreach.planner.cadence_state`) and `cadence.next_step`, and, when the account has
 a way to reach the guarantor, `check(action, guarantor, account, history, policy, now)` for its
 best channel (a consented mobile -> SMS; another phone -> voice, landline or mobile; else e-mail).
 Building the inputs is not timed. The first pass is cold (empty lru_caches); the table shows it.
@@ -36,6 +42,9 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from agent.outreach.facts import AccountFacts  # imported here: the agent stack loads outside the timing
+from agent.outreach.planner import cadence_state
+from agent.store.outreach import Cycle
 from pms.types import AccountSummary, Aging, ContactPoint, Patient
 from policies.config import PracticePolicy, load_policy
 from policies.types import (
@@ -63,6 +72,8 @@ class Case:
     account: AccountSummary
     history: ContactHistory
     action: ContactAction | None
+    cycle_started_on: date = AS_OF
+    done: tuple[tuple[str, date], ...] = ()
 
 
 @dataclass
@@ -75,11 +86,13 @@ class PlanningResult:
     warm_seconds: float = 0.0  # median of the following passes
     prioritise_seconds: float = 0.0  # prioritise alone (warm)
     check_seconds: float = 0.0  # check alone (warm)
+    cadence_seconds: float = 0.0  # cadence state + next_step alone (warm)
     checks: int = 0
     build_seconds: float = 0.0  # generating + tiling + histories (not part of the target)
     tiers: dict[str, int] = field(default_factory=dict)
     decisions: dict[str, int] = field(default_factory=dict)
     channels: dict[str, int] = field(default_factory=dict)
+    steps: dict[str, int] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:
@@ -274,9 +287,39 @@ def make_history(acc: AccountSummary, rng: random.Random, now: datetime) -> Cont
     )  # fmt: skip
 
 
+def _cycle(rng: random.Random, policy: PracticePolicy) -> tuple[date, tuple[tuple[str, date], ...]]:
+    start = AS_OF - timedelta(days=rng.randint(0, 40))
+    done: list[tuple[str, date]] = []
+    for step in policy.cadence.steps:
+        on = start + timedelta(days=step.day)
+        if on >= AS_OF or rng.random() > 0.8:
+            break
+        done.append((step.key, on))
+    return start, tuple(done)
+
+
 def build_cases(accounts: Sequence[AccountSummary], now: datetime, seed: int = 7) -> list[Case]:
     rng = random.Random(seed + 1)
-    return [Case(a, make_history(a, rng, now), best_action(a.guarantor)) for a in accounts]
+    policy = load_policy()
+    return [
+        Case(a, make_history(a, rng, now), best_action(a.guarantor), *_cycle(rng, policy)) for a in accounts
+    ]
+
+
+def next_steps(
+    cases: Sequence[Case], policy: PracticePolicy, today: date, priorities: Sequence[Any]
+) -> Counter[str]:
+    """The planner's cadence work per account: its state, then `cadence.next_step`."""
+    from policies import cadence
+
+    steps: Counter[str] = Counter()
+    rules = policy.cadence
+    for c, p in zip(cases, priorities, strict=True):
+        st = cadence_state(AccountFacts(c.account, c.history, (), ()), p, Cycle("c", c.cycle_started_on, None), [],
+                           policy, today)  # fmt: skip
+        step = cadence.next_step(replace(st, done=c.done), rules)
+        steps[step.kind] += 1
+    return steps
 
 
 # ---- the timed work -----------------------------------------------------------------------------
@@ -284,21 +327,27 @@ def build_cases(accounts: Sequence[AccountSummary], now: datetime, seed: int = 7
 
 def plan_all(
     cases: Sequence[Case], policy: PracticePolicy, now: datetime
-) -> tuple[Counter[str], Counter[str]]:
-    """What the planner does per tick: tier + score, then the gate for the best channel."""
-    from policies import compliance, scoring
+) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    """What the planner does per account: tier + score, the next cadence step, then the gate for
+    the best channel (checked for every reachable account, whatever the step: the worst case)."""
+    from policies import cadence, compliance, scoring
 
-    prioritise, check = scoring.prioritise, compliance.check
+    prioritise, check, step_of = scoring.prioritise, compliance.check, cadence.next_step
+    rules = policy.cadence
     today = now.astimezone(ZoneInfo(policy.practice.timezone)).date()
     tiers: Counter[str] = Counter()
     decisions: Counter[str] = Counter()
+    steps: Counter[str] = Counter()
     for c in cases:
         p = prioritise(c.account, c.history, policy, today)
         tiers[p.tier.value] += 1
+        st = cadence_state(AccountFacts(c.account, c.history, (), ()), p, Cycle("c", c.cycle_started_on, None), [],
+                           policy, today)  # fmt: skip
+        steps[step_of(replace(st, done=c.done), rules).kind] += 1
         if c.action is not None:
             d = check(c.action, c.account.guarantor, c.account, c.history, policy, now)
             decisions[d.reason.split(":")[0]] += 1
-    return tiers, decisions
+    return tiers, decisions, steps
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -352,19 +401,22 @@ def run_planning(
     say(f"[planning] timing prioritise + check over {accounts:,} accounts at {at:%Y-%m-%d %H:%M} UTC")
     tiers: Counter[str] = Counter()
     decisions: Counter[str] = Counter()
+    steps: Counter[str] = Counter()
 
     def both() -> None:
-        nonlocal tiers, decisions
-        tiers, decisions = plan_all(cases, policy, at)
+        nonlocal tiers, decisions, steps
+        tiers, decisions, steps = plan_all(cases, policy, at)
 
     result.seconds = _timed(both)
-    result.tiers, result.decisions = dict(tiers), dict(decisions)
+    result.tiers, result.decisions, result.steps = dict(tiers), dict(decisions), dict(steps)
     warm = [_timed(both) for _ in range(max(0, repeats - 1))]
     result.warm_seconds = statistics.median(warm) if warm else result.seconds
     today = at.astimezone(ZoneInfo(policy.practice.timezone)).date()
     result.prioritise_seconds = _timed(
         lambda: [scoring.prioritise(c.account, c.history, policy, today) for c in cases]
     )
+    priorities = [scoring.prioritise(c.account, c.history, policy, today) for c in cases]
+    result.cadence_seconds = _timed(lambda: next_steps(cases, policy, today, priorities))
     result.check_seconds = _timed(
         lambda: [
             compliance.check(c.action, c.account.guarantor, c.account, c.history, policy, at)

@@ -70,9 +70,9 @@ def sms_table(results: list[SmsResult]) -> Table:
 
 def planning_table(results: list[PlanningResult]) -> Table:
     t = Table(
-        title=f"Planning: prioritise + compliance check (target 100,000 accounts <= {TARGET_SECONDS:.0f} s)"
+        title=f"Planning: prioritise + cadence step + compliance check (target 100,000 accounts <= {TARGET_SECONDS:.0f} s)"
     )
-    for col in ("accounts", "now (UTC)", "cold s", "warm s", "accounts/s", "prioritise s", "check s",
+    for col in ("accounts", "now (UTC)", "cold s", "warm s", "accounts/s", "prioritise s", "cadence s", "check s",
                 "checks", "target"):  # fmt: skip
         t.add_column(col, justify="right")
     for r in results:
@@ -83,6 +83,7 @@ def planning_table(results: list[PlanningResult]) -> Table:
             f"{r.warm_seconds:.2f}",
             f"{r.per_second:,.0f}",
             f"{r.prioritise_seconds:.2f}",
+            f"{r.cadence_seconds:.2f}",
             f"{r.check_seconds:.2f}",
             f"{r.checks:,}",
             _verdict(r.meets_target),
@@ -92,7 +93,7 @@ def planning_table(results: list[PlanningResult]) -> Table:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
-    p.add_argument("bench", nargs="?", choices=("all", "sms", "planning", "voice"), default="all")
+    p.add_argument("bench", nargs="?", choices=("all", "sms", "planning", "voice", "outreach"), default="all")
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke run; the numbers mean nothing)")
     p.add_argument("--json", type=Path, help="write every result as JSON here")
     s = p.add_argument_group("sms")
@@ -119,6 +120,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--source", choices=("tiled", "demo"), default="tiled")
     g.add_argument("--population", choices=("ar", "all"), default="ar")
     g.add_argument("--repeats", type=int, default=3)
+    o = p.add_argument_group("outreach")
+    o.add_argument("--outreach-patients", type=int, default=3000, help="demo practice size for dispatch")
+    o.add_argument("--outreach-backend", choices=("sqlite", "postgresql"), action="append")
+    o.add_argument("--dispatchers", type=int, action="append", help="concurrent dispatchers (default 1 and 4)")
     v = p.add_argument_group("voice")
     v.add_argument(
         "--voice-calls", type=int, action="append", help="capacity level (repeatable; default 100 and 200)"
@@ -197,6 +202,17 @@ def main(argv: list[str] | None = None) -> int:
                         err.print(f"    {share:5.1f}%  {name}", markup=False)
         out["sms"] = [r.as_dict() for r in sms]
         console.print(sms_table(sms))
+    if args.bench in ("all", "outreach"):
+        from benchmarks.outreach_dispatch import dispatch_table, run_outreach_dispatch
+
+        runs = [
+            run_outreach_dispatch(backend=b, patients=300 if args.quick else args.outreach_patients, dispatchers=d,
+                                  say=err.print)
+            for b in (args.outreach_backend or (["sqlite"] if args.quick else ["sqlite", "postgresql"]))
+            for d in (args.dispatchers or ([1] if args.quick else [1, 4]))
+        ]  # fmt: skip
+        out["outreach"] = [asdict(r) | {"per_second": r.per_second, "consistent": r.consistent} for r in runs]
+        console.print(dispatch_table(runs))
     if args.bench == "voice":  # not part of "all": a few minutes of real-time calls (docs/benchmarks.md)
         from benchmarks.voice_run import run_voice
 
