@@ -188,8 +188,8 @@ class TwilioMediaCaller:
         """Say ``mulaw``, then wait for the agent's answer to start and finish playing; returns the
         frames heard in that answer."""
         before = len(self.heard)
-        media_before = sum(1 for e in self.events if e.kind == "media")
         await self.say_and_wait(mulaw)
+        media_before = sum(1 for e in self.events if e.kind == "media")
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline and not self._closed.is_set():
             if sum(1 for e in self.events if e.kind == "media") > media_before:

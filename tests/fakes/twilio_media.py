@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,9 +58,9 @@ class Phrasebook:
     agent: dict[int, str] = field(default_factory=dict)
 
     def speech(self, text: str, ms: int | None = None) -> bytes:
-        """Caller audio for ``text`` (about 60 ms per character, like a phrase spoken)."""
+        """Caller audio for ``text`` (30 ms per character, like a phrase spoken quickly)."""
         code = self._code(self.caller, _CALLER_CODES, text)
-        return _signal(code, ms or max(300, min(3000, 45 * len(text))))
+        return _signal(code, ms or max(240, min(2500, 30 * len(text))))
 
     def agent_code(self, text: str) -> int:
         return self._code(self.agent, _AGENT_CODES, text)
@@ -182,18 +183,20 @@ class ScriptedTextToSpeech:
     chunk after ``first_audio_s``; every synthesised sentence is recorded in ``spoken``."""
 
     def __init__(
-        self, book: Phrasebook, *, ms_per_char: int = 12, first_audio_s: float = 0.0, fail: bool = False
+        self, book: Phrasebook, *, ms_per_char: int = 6, first_audio_s: float = 0.0, fail: bool = False
     ) -> None:
         self._book = book
         self._ms = ms_per_char
         self._first = first_audio_s
         self.fail = fail
         self.spoken: list[str] = []
+        self.spoken_at: list[tuple[float, str]] = []  # (time.monotonic() when synthesis began, text)
 
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
         if self.fail:
             raise RuntimeError("scripted TTS failure")
         self.spoken.append(text)
+        self.spoken_at.append((time.monotonic(), text))
         code = self._book.agent_code(text)
         audio = _signal(code, max(200, self._ms * len(text)))
         if self._first:

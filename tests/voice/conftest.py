@@ -40,7 +40,7 @@ from tests.integration.harness import PRACTICE_NUMBER, PUBLIC, Clock, make_setti
 FAST = VoiceConfig(
     filler_after_ms=600,
     filler_again_after_ms=2000,
-    reprompt_after_s=2.0,
+    reprompt_after_s=1.0,
     max_call_s=60.0,
     digit_hold_ms=400,
     barge_in_release_ms=800,
@@ -124,3 +124,7 @@ async def voice_app(
             for caller in va.callers:
                 await caller.hangup()
             await asyncio.sleep(0.1)  # let the sessions wrap up before the app stops
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "voice_tts(**kwargs): ScriptedTextToSpeech options for voice_app")

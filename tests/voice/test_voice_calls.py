@@ -1,9 +1,22 @@
-"""Calls over the real media websocket with a Twilio-like caller and scripted speech vendors."""
+"""Calls over the real media websocket with a Twilio-like caller and scripted speech vendors.
+
+What matters to callers is asserted on what they hear (the agent's synthesised sentences and the
+frames the caller's playback buffer actually played), never on internal calls.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+
+import pytest
+
+from agent.voice.live import CALLS_CHANNEL
+from agent.voice.stream_grants import TOKEN_PARAMETER
 from pms.demo.personas import PERSONAS
 from policies import messages
+from tests.fakes.twilio_media import new_caller
 from tests.voice.conftest import VoiceApp
 
 EMILY = PERSONAS["prompt_payer"]
@@ -19,20 +32,155 @@ def _spoken_before_verification(va: VoiceApp) -> list[str]:
     return out
 
 
+async def _collect(va: VoiceApp, channel: str, into: list[dict[str, object]]) -> None:
+    async for raw in va.runtime.state.subscribe(channel):
+        into.append(json.loads(raw) | {"_seen": time.monotonic()})
+
+
 async def test_balance_question_verifies_identity_before_saying_anything_about_the_debt(
     voice_app: VoiceApp,
 ) -> None:
     va = voice_app
+    live: list[dict[str, object]] = []
+    listener = asyncio.create_task(_collect(va, CALLS_CHANNEL, live))
+    await asyncio.sleep(0.05)
     caller = await va.call(EMILY_PHONE)
     assert await caller.wait_for_agent_audio()
     await caller.wait_for_quiet()
+    greeting = va.tts.spoken[0]
+    assert "Maple Grove Family Dental" in greeting
+    assert "automated assistant" in greeting and "may be recorded" in greeting
     await caller.reply(va.book.speech("What do I owe?"))
     await caller.reply(va.book.speech("Emily Carter, April 12th 1988"))
-    print(va.tts.spoken)
     before = _spoken_before_verification(va)
     assert before and len(before) < len(va.tts.spoken), va.tts.spoken
-    policy = va.runtime.policy
     for sentence in before:
-        lint = messages.lint(sentence, verified=False, policy=policy, channel="voice")
+        lint = messages.lint(sentence, verified=False, policy=va.runtime.policy, channel="voice")
         assert not [v for v in lint if v.rule == "debt_before_verification"], sentence
     assert any("two hundred and forty dollars" in s for s in va.tts.spoken), va.tts.spoken
+    await caller.hangup()
+    for _ in range(100):
+        if any(e["event"] == "ended" for e in live):
+            break
+        await asyncio.sleep(0.05)
+    listener.cancel()
+    events = [e["event"] for e in live]
+    assert events[0] == "started" and events[-1] == "ended", events
+    turns = [e for e in live if e["event"] == "turn"]
+    assert {"patient", "agent"} <= {t["speaker"] for t in turns}
+    assert all("1988" not in str(t.get("text")) for t in turns), turns  # transcript lines are redacted
+    # greeting audio left before the conversation was even loaded (ordering, not timing)
+    assert caller.stats.first_agent_audio_at is not None
+    started_seen = next(e["_seen"] for e in live if e["event"] == "started")
+    assert caller.stats.first_agent_audio_at <= started_seen  # type: ignore[operator]
+    conv_id = live[0]["conversation_id"]
+    conv = await va.runtime.records.load_conversation(str(conv_id))
+    assert conv is not None and conv.state.verified and conv.state.ended
+    assert conv.summary and "verified patient" in conv.summary
+    assert all("1988" not in t.text for t in conv.turns)
+
+
+@pytest.mark.voice_tts(ms_per_char=12)
+async def test_barge_in_clears_audio_and_keeps_only_what_the_caller_heard(voice_app: VoiceApp) -> None:
+    va = voice_app
+    caller = await va.call(EMILY_PHONE)
+    await caller.wait_for_agent_audio()
+    await caller.wait_for_quiet()
+    await caller.reply(va.book.speech("What do I owe?"))
+    heard_before = len(caller.heard)
+    caller.say(va.book.speech("Emily Carter, April 12th 1988"))
+    for _ in range(400):  # ~0.3 s into the agent's (long) answer, the caller talks over it
+        if len(caller.heard) > heard_before + 15:
+            break
+        await asyncio.sleep(0.02)
+    interrupted_at = time.monotonic()
+    await caller.reply(va.book.speech("Stop, can you just text me a link to pay?"))
+    clears = [e for e in caller.events if e.kind == "clear"]
+    assert clears, "the agent never cleared Twilio's buffer"
+    clear_at = clears[0].at
+    cut_turn = [
+        t for at, t in va.tts.spoken_at if at <= interrupted_at and "you're verified" not in t.lower()
+    ]
+    cut_turn = [t for t in cut_turn if t not in va.tts.spoken[:4]]  # sentences of the interrupted reply
+    after = va.book.agent_sentences(
+        [e.payload for e in caller.events if e.kind == "media" and e.at > clear_at]
+    )
+    respoken = {t for at, t in va.tts.spoken_at if at > clear_at}
+    stale = [s for s in after if s in cut_turn and s not in respoken]
+    assert not stale, f"audio of the interrupted turn after clear: {stale}"
+    await caller.hangup()
+    await asyncio.sleep(0.3)
+    convs = await va.runtime.records.list_conversations(EMILY.guarantor_id)
+    conv = convs[0]
+    agent_lines = [t.text for t in conv.turns if t.speaker == "agent"]
+    full = "Your current balance with Maple Grove Family Dental is two hundred and forty dollars."
+    interrupted_reply = next(line for line in agent_lines if "verified" in line)
+    assert "Would you like me to text you a secure link" not in interrupted_reply, agent_lines
+    assert full not in interrupted_reply or interrupted_reply.endswith(full), agent_lines
+
+
+async def test_a_backchannel_over_the_agent_does_not_take_the_turn(voice_app: VoiceApp) -> None:
+    va = voice_app
+    caller = await va.call(EMILY_PHONE)
+    await caller.wait_for_agent_audio()
+    await asyncio.sleep(0.3)
+    await caller.say_and_wait(va.book.speech("uh-huh", ms=300))
+    await caller.wait_for_quiet(quiet_s=1.2)
+    greeting = va.tts.spoken[0]
+    # the greeting resumed (spoken again from the cut sentence), and no reply was generated to "uh-huh"
+    assert va.tts.spoken.count(greeting) >= 1
+    assert not any("didn't quite catch" in s for s in va.tts.spoken), va.tts.spoken
+    await caller.hangup()
+
+
+async def test_a_media_stream_without_a_valid_single_use_token_is_refused(voice_app: VoiceApp) -> None:
+    va = voice_app
+    sid = va.new_call_sid()
+    bad = new_caller(va.base_url, {TOKEN_PARAMETER: "not-a-token"}, sid)
+    await bad.start()
+    assert await bad.wait_closed(5.0)
+    assert bad.closed_code == 4403
+    assert not [e for e in bad.events if e.kind == "media"]
+    # a real token works once; replaying it is refused
+    caller = await va.call(EMILY_PHONE)
+    assert await caller.wait_for_agent_audio()
+    replay = new_caller(va.base_url, dict(caller.parameters), caller.call_sid)
+    await replay.start()
+    assert await replay.wait_closed(5.0)
+    assert replay.closed_code == 4403
+    await caller.hangup()
+
+
+async def test_stop_calling_me_records_the_voice_opt_out_at_once(voice_app: VoiceApp) -> None:
+    va = voice_app
+    caller = await va.call(EMILY_PHONE)
+    await caller.wait_for_agent_audio()
+    await caller.wait_for_quiet()
+    await caller.reply(va.book.speech("Please stop calling me."))
+    assert await va.runtime.records.is_suppressed(EMILY_PHONE, "voice")
+    assert any("won't call you" in s for s in va.tts.spoken), va.tts.spoken
+    assert await caller.wait_closed(5.0)  # a polite goodbye, then the agent ends the call
+
+
+async def test_silence_gets_reprompts_then_a_polite_goodbye(voice_app: VoiceApp) -> None:
+    va = voice_app
+    caller = await va.call(EMILY_PHONE)
+    assert await caller.wait_closed(20.0)
+    spoken = va.tts.spoken
+    assert "Are you still there?" in spoken
+    assert "Goodbye" in spoken[-1] and "(312) 555-0100" in spoken[-1], spoken
+
+
+async def test_keypad_date_of_birth_verifies_like_speech(voice_app: VoiceApp) -> None:
+    va = voice_app
+    caller = await va.call(EMILY_PHONE)
+    await caller.wait_for_agent_audio()
+    await caller.wait_for_quiet()
+    await caller.reply(va.book.speech("My name is Emily Carter."))
+    assert any("date of birth" in s for s in va.tts.spoken[1:]), va.tts.spoken
+    for digit in "04121988":
+        await caller.dtmf(digit)
+    await asyncio.sleep(0.5)
+    await caller.wait_for_quiet()
+    assert any("you're verified" in s.lower() for s in va.tts.spoken), va.tts.spoken
+    await caller.hangup()
