@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.settings import Settings, SettingsError, load_settings
+from agent.settings import Settings
 from agent.store.models import OutboxRow
 
 pms_app = typer.Typer(help="Practice-management system: write-back export, health.", no_args_is_help=True)
@@ -125,11 +125,9 @@ def merge_into(path: Path, rows: list[dict[str, str]], progress: Progress | None
 
 
 def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    from agent.cli import _settings as read_settings  # the CLI's settings reader (exit 2 on a bad value)
+
+    return read_settings()
 
 
 async def _collect(settings: Settings, since: datetime | None) -> list[dict[str, str]]:
