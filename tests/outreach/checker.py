@@ -9,8 +9,10 @@ record store, the outreach jobs that went out, the suppression ledger and the pr
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -132,8 +134,8 @@ async def check(
     return report
 
 
-def _single(c: Contact, report: Report, snapshot: PracticeSnapshot, left_alone: set[str], opt_outs: list,
-            appts: dict[str, list[datetime]], payments: dict[str, list[Payment]]) -> None:  # type: ignore[type-arg]  # fmt: skip
+def _single(c: Contact, report: Report, snapshot: PracticeSnapshot, left_alone: set[str], opt_outs: Sequence[Any],
+            appts: dict[str, list[datetime]], payments: dict[str, list[Payment]]) -> None:  # fmt: skip
     if c.guarantor_id in left_alone:
         report.add(c, "contacted an account that must be left alone")
     for z in _zones(snapshot, c.guarantor_id, c.to, c.channel):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from agent.outreach.planner import approval_needed
 from policies.cadence import CadenceRules, CadenceState, PromiseView, next_step
-from policies.config import PolicyError, load_policy
+from policies.config import DEMO_POLICY_PATH, PolicyError, load_policy
 from policies.types import Tier
 
 RULES = load_policy().cadence
@@ -88,7 +89,7 @@ def test_a_response_pauses_the_cycle() -> None:
     assert step.kind == "wait" and step.due_on == date(2026, 11, 11)
 
 
-def test_cadence_policy_is_validated() -> None:
+def test_cadence_policy_is_validated(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unique"):
         CadenceRules.model_validate(
             {"steps": [{"key": "a", "day": 0, "channel": "voice", "purpose": "x"}] * 2}
@@ -98,7 +99,10 @@ def test_cadence_policy_is_validated() -> None:
                                                {"key": "b", "day": 1, "channel": "voice", "purpose": "x"}]})  # fmt: skip
     with pytest.raises(ValueError, match="quoted"):
         CadenceRules.model_validate({"send_times": {"sms": 600}})
-    assert PolicyError  # the loader wraps these with the key path
+    bad = tmp_path / "policy.yaml"
+    bad.write_text(DEMO_POLICY_PATH.read_text(encoding="utf-8").replace("      day: 7\n", "      day: -1\n"))
+    with pytest.raises(PolicyError, match=r"cadence\.steps\.2\.day"):
+        load_policy(bad)
 
 
 @pytest.mark.parametrize(
