@@ -15,6 +15,7 @@ from agent.cli_outreach import outreach_app
 from agent.cli_pms import pms_app
 from agent.cli_users import first_admin_hint, users_app
 from agent.settings import Settings, SettingsError, load_settings
+from agent.voice.demo_call import register as register_demo_call
 
 app = typer.Typer(
     help="BalanceLine: the practice's billing voice.",
@@ -28,6 +29,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(pms_app, name="pms")
 app.add_typer(outreach_app, name="outreach")
+register_demo_call(demo_app)  # `balanceline demo call` (agent/voice/demo_call.py)
 console = Console(stderr=True)
 
 
