@@ -90,14 +90,21 @@ def payment_poster(runtime: Runtime) -> PaymentPoster:
     )
 
 
+_charges_by_settings: dict[tuple[str, str | None], StripeCharges] = {}
+
+
 def stripe_charges(settings: Settings) -> StripeCharges | None:
-    """The off-session charger (plans), or None without `STRIPE_API_KEY`."""
+    """The off-session charger (plans), or None without `STRIPE_API_KEY`; one client per settings."""
     if not settings.stripe_configured:
         return None
     from tools.payments.stripe_charges import StripeCharges
 
     assert settings.stripe_api_key is not None
-    return StripeCharges(settings.stripe_api_key.get_secret_value(), api_base=settings.stripe_api_base)
+    key = (settings.stripe_api_key.get_secret_value(), settings.stripe_api_base)
+    found = _charges_by_settings.get(key)
+    if found is None:
+        found = _charges_by_settings[key] = StripeCharges(key[0], api_base=key[1])
+    return found
 
 
 def plan_charger(runtime: Runtime) -> PlanCharger:
