@@ -175,14 +175,17 @@ async def run_in_process(service: OutreachService, stop: asyncio.Event, interval
     """The embedded default's runner: `tick()` every `interval` seconds until `stop` is set."""
     log.info("outreach_runner_started", interval=interval, channels=sorted(service.channels))
     while not stop.is_set():
+        # Wait first: a server that starts and stops within `interval` (tests, `serve` restarts) plans nothing.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+        if stop.is_set():
+            return
         try:
             outcomes = await service.tick()
             if outcomes:
                 log.info("outreach_tick", **{k: int(v) for k, v in outcomes.items()})
         except Exception:
             log.exception("outreach_tick_failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
 
 
 def start_in_process(

@@ -13,7 +13,7 @@ from arq.connections import RedisSettings
 from sqlalchemy import func, select
 
 from agent.outreach.jobs import enqueue_due, make_worker
-from agent.outreach.service import OutreachService
+from agent.outreach.service import OutreachService, run_in_process
 from agent.store.db import make_engine
 from agent.store.migrate import upgrade
 from agent.store.models import ContactAttemptRow
@@ -100,4 +100,28 @@ async def test_two_in_process_dispatchers_on_sqlite_claim_each_job_once(
         assert sent and max(sent.values()) == 1
         assert outcomes["sent"] == sum(sent.values())
     finally:
+        await rt.close()
+
+
+async def test_the_in_process_runner_plans_and_dispatches_on_its_own(
+    demo_sqlite: str, tmp_path: Path
+) -> None:
+    clock = Clock(START + timedelta(hours=4, minutes=30))
+    rt = await make_runtime(demo_sqlite, policy_file(tmp_path, "autonomous"), clock)
+    stop = asyncio.Event()
+    try:
+        service = OutreachService.from_runtime(rt, channels=channels_for(rt), worker="embedded")
+        task = asyncio.create_task(run_in_process(service, stop, interval=0.05))
+        for _ in range(400):
+            await asyncio.sleep(0.05)
+            if await service.store.list_jobs(states=("sent",)):
+                break
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        jobs = await service.store.list_jobs()
+        sent = [j for j in jobs if j.state == "sent"]
+        assert sent and all(j.approval == "auto" for j in sent)
+        assert rt.local_outbox is not None and rt.local_outbox.messages
+    finally:
+        stop.set()
         await rt.close()
