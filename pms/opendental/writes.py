@@ -130,7 +130,8 @@ class OpenDentalWrites:
         result = await self._post_commlog(req.guarantor_id, text, self.clock(), "None", "neither")
         if result.status != "created":
             return result
-        await self._ensure_task(req, marker)
+        if not await self._ensure_task(req, marker):
+            return WriteResult("unknown", result.external_id, "comm log recorded; follow-up task unconfirmed")
         return result
 
     async def record_payment(self, req: PaymentWrite) -> WriteResult:
@@ -222,8 +223,8 @@ class OpenDentalWrites:
         patient_id = req.guarantor_id if isinstance(req, PromiseWrite) else req.patient_id
         rows = await self.client.get_all("/commlogs", {"PatNum": patient_id})
         found = _found(rows, "Note", "CommlogNum", marker)
-        if found is not None and isinstance(req, PromiseWrite):
-            await self._ensure_task(req, marker)
+        if found is not None and isinstance(req, PromiseWrite) and not await self._ensure_task(req, marker):
+            return WriteResult("unknown", found.external_id, "comm log found; follow-up task unconfirmed")
         if found is not None and isinstance(req, ContactPreferenceWrite):
             return WriteResult("already_exists", req.patient_id, found.message)
         return found
@@ -253,13 +254,14 @@ class OpenDentalWrites:
         new_id = od_id(created.get(id_field)) if isinstance(created, dict) else ""
         return WriteResult("created", new_id or None)
 
-    async def _ensure_task(self, req: PromiseWrite, marker: str) -> None:
-        """A staff follow-up task for a promise (standard tier and up), once per marker."""
+    async def _ensure_task(self, req: PromiseWrite, marker: str) -> bool:
+        """A staff follow-up task for a promise (standard tier and up), once per marker. False when
+        the task POST got no answer (it may exist: the next reconcile searches for it first)."""
         if self.tier not in ("standard", "payments"):
-            return
+            return True
         tasks = await self.client.get_all("/tasks", {"KeyNum": req.guarantor_id, "ObjectType": "Patient"})
         if any(marker in str(t.get("Descript") or "") for t in tasks):
-            return
+            return True
         body = {
             "TaskListNum": self.task_list_num,
             "KeyNum": int(req.guarantor_id),
@@ -269,8 +271,11 @@ class OpenDentalWrites:
         }
         try:
             await self.client.post("/tasks", body)
-        except (OpenDentalAmbiguous, OpenDentalError):
-            return  # the comm log (the record) is there; the next reconcile re-checks the task
+        except OpenDentalAmbiguous:
+            return False
+        except OpenDentalError:
+            return True  # refused for good: the comm log (the record) is there; no task is worth a retry
+        return True
 
     async def _pay_type(self, method: str) -> str:
         """The category-10 definition (payment type) whose name fits the method."""

@@ -143,3 +143,21 @@ async def test_restart_with_a_non_empty_outbox_drains_each_write_once(
         assert _landed(od, kind, req.idempotency_key) == 1, kind
     assert od.count("/commlogs", "POST") == 2  # the caught comm log once (before the crash) + the promise
     assert (await outbox_states(make_session_factory(engine))) == {"CONFIRMED": 4}
+
+
+async def test_a_promise_whose_task_answer_was_lost_is_completed_once(
+    od: FakeOpenDental, make_adapter: AdapterFactory, records: SqlRecords, engine: AsyncEngine, clock: Clock
+) -> None:
+    """A promise is two POSTs (comm log, then the staff task): the task's answer is lost after it was
+    applied. The retry finds both by marker and posts neither again."""
+    req = _writes(clock, "task")["promise"]
+    od.lose_next(1, "POST", "/tasks", mode="504")
+    await records.enqueue_pms_write(req)
+    drainer = OutboxDrainer(make_session_factory(engine), make_adapter(), clock)
+    assert (await drainer.drain_once()).unknown == 1
+    clock.advance(seconds=drainer.reconcile_grace.total_seconds())
+    assert (await drainer.drain_once()).confirmed == 1
+    marker = marker_for(req.idempotency_key)
+    assert _landed(od, "promise", req.idempotency_key) == 1
+    assert sum(marker in t["Descript"] for t in od.tasks) == 1
+    assert (od.count("/commlogs"), od.count("/tasks")) == (1, 1)
