@@ -151,6 +151,11 @@ async def finish_pay(runtime: Runtime, form: dict[str, str]) -> tuple[str, str]:
             "card_type": form.get("PaymentCardType") or None,
             "processor_ref": ref if status == "success" else None,
         }
+        if status == "success":
+            # before finishing: posting is idempotent (one row per reference), so a crash here is
+            # repaired by Twilio's retry, which still finds the hand-off pending
+            assert ref is not None
+            await _paid(runtime, handoff, ref, form)
         if await store.finish(
             handoff.id,
             status=status,
@@ -158,9 +163,6 @@ async def finish_pay(runtime: Runtime, form: dict[str, str]) -> tuple[str, str]:
             processor_ref=ref if status == "success" else None,
             detail=detail,
         ):
-            if status == "success":
-                assert ref is not None
-                await _paid(runtime, handoff, ref, form)
             await _resume_state(runtime, handoff, status)
         handoff = await store.get(handoff.id) or handoff
     outcome = OUTCOME_OF_STATUS.get(handoff.status, PAY_FAILED)

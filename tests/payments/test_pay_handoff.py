@@ -306,3 +306,29 @@ def test_plan_first_payment_by_keypad_saves_the_card_and_schedules_the_rest(stri
     [autopay] = detail["autopay_plans"]
     assert autopay["remaining_installments"] == remaining and autopay["failed_attempts"] == 0
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", autopay["next_due"])
+
+
+def test_after_stream_route_serves_pay_and_the_resume_opens_a_new_stream(stripe_app: App) -> None:
+    """Through the voice routes: the session marked the call's hand-off as "pay" and closed the
+    stream; Twilio's signed after-stream request gets <Pay>; the <Pay> action gets the resume stream."""
+    from agent.store.voice_calls import VoiceCallStore
+
+    app = stripe_app
+    who = PERSONAS["large_balance_needs_approval"]
+    state = start_call(app, who)
+    assert state.call_sid is not None
+    calls = VoiceCallStore(app.runtime.sessions, app.runtime.clock)
+    app.run(calls.open_call(state.call_sid, direction="inbound", conversation_id=state.conversation_id))
+    assert tool(app, state, "take_payment", amount="100").ok
+    app.run(calls.set_handoff(state.call_sid, {"kind": "pay"}))
+    base = {"AccountSid": app.twilio.account_sid, "CallSid": state.call_sid, "CallStatus": "in-progress"}
+    served = app.post_signed("/twilio/voice/after-stream", base)
+    assert served.status_code == 200, served.text
+    attrs = pay_element(served.text)
+    assert attrs["chargeAmount"] == "100.00" and attrs["action"].endswith("/twilio/pay/done")
+    done = app.post_signed(
+        "/twilio/pay/done", done_form(app, state.call_sid, "success", PaymentConfirmationCode="ch_route_1")
+    )
+    grant = redeem(app, done.text)
+    assert grant.resume == PAY_SUCCESS and grant.conversation_id == state.conversation_id
+    assert count(app, PaymentRow, PaymentRow.processor_ref == "ch_route_1") == 1
