@@ -39,7 +39,9 @@ from pms.types import (
 WORKLIST_SQL = (
     "SELECT PatNum, Guarantor, LName, FName, Birthdate, PatStatus, WirelessPhone, HmPhone, WkPhone, "
     "Email, TxtMsgOk, PreferContactMethod, Language, State, Zip, FamFinUrgNote, "
-    "Bal_0_30, Bal_31_60, Bal_61_90, BalOver90, InsEst, BalTotal, PayPlanDue "
+    "Bal_0_30, Bal_31_60, Bal_61_90, BalOver90, InsEst, BalTotal, PayPlanDue, "
+    "(SELECT COUNT(*) FROM claim JOIN patient fam ON fam.PatNum = claim.PatNum "
+    "WHERE fam.Guarantor = patient.PatNum AND claim.ClaimStatus IN ('U', 'H', 'W', 'S', 'I')) AS OpenClaims "
     "FROM patient WHERE PatNum = Guarantor AND PatStatus != 5{balance} ORDER BY PatNum"
 )
 _PAT_STATUS = {0: "Patient", 1: "NonPatient", 2: "Inactive", 3: "Archived", 4: "Deceased", 6: "Prospective"}

@@ -155,6 +155,7 @@ def _summary(guarantor: Patient, ag: Aging, billing_type: str, row: dict[str, An
         last_payment_date=od_date(row.get("DateLastPay")),
         last_statement_date=od_date(row.get("DateLastStatement")),
         flags=account_flags(guarantor, billing_type, ag.patient_balance, ag.total, ag.insurance_estimate),
+        open_claims=od_int(row.get("OpenClaims") or 0),
     )
 
 

@@ -383,6 +383,11 @@ class FakeOpenDental:
                 f"INSERT INTO patient VALUES ({', '.join('?' * len(_QUERY_COLUMNS))})",
                 [row[c] for c in _QUERY_COLUMNS],
             )
+        db.execute("CREATE TABLE claim (ClaimNum, PatNum, ClaimStatus)")
+        db.executemany(
+            "INSERT INTO claim VALUES (?, ?, ?)",
+            [(c["ClaimNum"], c["PatNum"], c["ClaimStatus"]) for c in self.claims],
+        )
         cur = db.execute(f"SELECT * FROM ({sql.rstrip(';')}) LIMIT {PAGE} OFFSET {int(offset)}")
         names = [d[0] for d in cur.description]
         out = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

@@ -146,8 +146,8 @@ async def test_the_worklist_is_the_bulk_aging_query(
 ) -> None:
     owing = await od_pms.list_accounts(limit=10_000)
     ref = await local.list_accounts(limit=10_000)
-    assert {a.patient_id: a.aging.patient_balance for a in owing.items} == {
-        a.patient_id: a.aging.patient_balance for a in ref.items
+    assert {a.patient_id: (a.aging.patient_balance, a.open_claims) for a in owing.items} == {
+        a.patient_id: (a.aging.patient_balance, a.open_claims) for a in ref.items
     }
     everyone = await local.list_accounts(has_balance=False, limit=10_000)
     assert len(everyone.items) > 150
