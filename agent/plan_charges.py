@@ -7,7 +7,7 @@
 - `tick` (the embedded runtime's background loop and `balanceline worker`):
   1. a reminder SMS `installment_reminder_days` before each installment (agent-initiated, so the
      compliance gate and suppression ledger decide; the text names only the practice, the amount and
-     the date);
+     the date), attempted once, in the practice's daytime hours;
   2. each due installment is charged off-session with an idempotency key per (practice, patient,
      plan, installment, attempt); a success is posted like every payment (payments row, PMS write via
      the outbox, promises, receipt); a decline is retried once after `installment_retry_hours`; a
@@ -39,6 +39,9 @@ from tools.payments.stripe_charges import StripeCharges, installment_key
 log = get_logger(__name__)
 
 CHARGE_HOUR = 10  # installments are charged from 10:00 practice time on their due date
+# reminders are attempted once, between 10:00 and 18:00 practice time, so the calling-window check of
+# the compliance gate (8-21 in the patient's zone) does not use up the one attempt at night
+REMIND_HOURS = (10, 18)
 PERIOD_DAYS = {"weekly": 7, "every_other_week": 14}
 
 
@@ -155,9 +158,11 @@ class PlanCharger:
         today = now.astimezone(self._tz()).date()
         counts = {"reminded": 0, "paid": 0, "retry": 0, "failed": 0, "errors": 0, "promises": 0}
         remind_until = today + timedelta(days=self.policy.payments.installment_reminder_days)
-        for due in await self.store.due_reminders(remind_until):
-            if due.due_on > today and await self._remind(due):
-                counts["reminded"] += 1
+        local_hour = now.astimezone(self._tz()).hour
+        if REMIND_HOURS[0] <= local_hour < REMIND_HOURS[1]:  # one attempt each, in daytime hours only
+            for due in await self.store.due_reminders(remind_until):
+                if due.due_on > today and await self._remind(due):
+                    counts["reminded"] += 1
         if self.charges is not None:
             for due in await self.store.due_charges(now):
                 counts[await self._charge(due, now)] += 1

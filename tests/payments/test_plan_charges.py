@@ -146,6 +146,8 @@ def test_checkout_first_payment_saves_the_card_then_reminder_and_installment_cha
     before = len(reminders(app))
     app.clock.now = at(nxt.due_on - timedelta(days=4))
     assert tick(app)["reminded"] == 0
+    app.clock.now = at(nxt.due_on - timedelta(days=3), hour=9)  # 03:00 in Chicago: not at night
+    assert tick(app)["reminded"] == 0
     app.clock.now = at(nxt.due_on - timedelta(days=3))
     assert tick(app)["reminded"] == 1 and tick(app)["reminded"] == 0  # once
     sent = reminders(app)
@@ -327,3 +329,22 @@ def test_pms_write_that_times_out_after_succeeding_posts_one_payment(stripe_app:
         if p.processor_ref == paid.processor_ref
     ]
     assert len(posted) == 1
+
+
+def test_installment_dates_and_amounts() -> None:
+    from agent.plan_charges import due_date, remaining_installments
+
+    assert due_date(date(2027, 1, 31), "monthly", 1) == date(2027, 2, 28)  # month end clamps
+    assert due_date(date(2027, 1, 31), "monthly", 2) == date(2027, 3, 31)
+    assert due_date(date(2026, 12, 15), "every_other_week", 2) == date(2027, 1, 12)
+    assert due_date(date(2026, 12, 15), "quarterly", 1) == date(2027, 3, 15)
+    with_down = {**TERMS, "down_payment": "50.00", "last_installment_amount": "80.00"}
+    assert remaining_installments(with_down) == [
+        (1, date(2026, 11, 20), Decimal("100.00")),
+        (2, date(2026, 12, 20), Decimal("100.00")),
+        (3, date(2027, 1, 20), Decimal("80.00")),
+    ]
+    assert [seq for seq, _, _ in remaining_installments(TERMS)] == [
+        2,
+        3,
+    ]  # installment 1 was the first payment
