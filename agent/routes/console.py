@@ -50,7 +50,8 @@ STATIC_FILES = {
     "softphone.js": "text/javascript",
     "mic-worklet.js": "text/javascript",
 }
-LOGIN_LIMIT = 10  # failed or not, per username and per client address, per 5 minutes
+LOGIN_LIMIT = 10  # failed sign-ins per username (x3 per client address) per LOGIN_WINDOW_S
+LOGIN_WINDOW_S = 300
 
 
 # ---- public: login, static, redirect ----------------------------------------------------------
@@ -117,17 +118,20 @@ async def login(
             request, error="Your sign-in form expired; please try again.", next_=next, status=403
         )
     client = request.client.host if request.client else "?"
-    within = await rt.state.hit(f"console-login:u:{username.lower()}", limit=LOGIN_LIMIT, window_seconds=300)
-    within = (
-        await rt.state.hit(f"console-login:ip:{client}", limit=LOGIN_LIMIT * 3, window_seconds=300) and within
-    )
-    if not within:
+    keys = (f"console-login:u:{username.lower()}", f"console-login:ip:{client}")
+    if any([await rt.state.get(f"{key}:blocked") for key in keys]):
         log.warning("console.login_throttled")
-        return _login_page(request, error="Too many attempts; wait a few minutes.", next_=next, status=429)
+        return _login_page(
+            request, error="Too many failed attempts; wait a few minutes.", next_=next, status=429
+        )
     store = store_of(rt)
     user = await store.get_user(username)
     if not check_password(user, password) or user is None or user.disabled:
         log.info("console.login_failed")
+        # only failures count: an office of colleagues behind one address signs in freely
+        for key, limit in zip(keys, (LOGIN_LIMIT, LOGIN_LIMIT * 3), strict=True):
+            if not await rt.state.hit(key, limit=limit, window_seconds=LOGIN_WINDOW_S):
+                await rt.state.set(f"{key}:blocked", "1", LOGIN_WINDOW_S)
         return _login_page(request, error="Wrong username or password.", next_=next, status=401)
     if needs_rehash(user):
         await store.set_password_hash(user.user_id, hash_password(password))
