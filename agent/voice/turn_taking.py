@@ -83,8 +83,8 @@ def endpoint_hold_ms(text: str, *, expecting_digits: bool, hold_ms: int) -> int:
     if has_month and not has_year:
         return hold_ms  # "March third ..." – the year is usually still coming
     if _TRAILING_DIGITS.search(t) and not has_year:
-        digits = re.sub(r"\D", "", t)
-        if expecting_digits or 0 < len(digits) < 8:
+        count = len(re.findall(r"\d", t)) + len(re.findall(rf"\b(?:{_NUMBER_WORD})\b", t, re.IGNORECASE))
+        if expecting_digits or 0 < count < 8:
             return hold_ms
     return 0
 
