@@ -40,7 +40,15 @@ from typing import Any, TypeVar
 import httpx
 
 from agent.voice.twilio_caller import ServerEvent, TwilioMediaCaller
-from benchmarks.common import CpuMeter, children_of, free_port, summary_ms
+from benchmarks.common import (
+    CpuMeter,
+    children_of,
+    create_database,
+    drop_database,
+    free_port,
+    sqlalchemy_url,
+    summary_ms,
+)
 from tests.fakes.deepgram_server import speech_frames
 
 T = TypeVar("T")
@@ -269,6 +277,7 @@ async def one_call(
     *,
     listen_s: float = 1.0,
     full_reply: bool = False,
+    quiet_s: float = 1.0,
 ) -> CallSample:
     sample = CallSample()
     caller: BenchCaller | None = None
@@ -276,7 +285,7 @@ async def one_call(
         caller = await dialer.dial()
         if not await caller.wait_for_agent_audio(30):
             raise RuntimeError("no greeting")
-        await caller.wait_for_quiet(0.5, 60)
+        await caller.wait_for_quiet(quiet_s, 60)  # the greeting has played out (not just paused)
         (end_frame,) = caller.say_watched(says.audio, [says.first_silence])
         t_end = await _poll(lambda: caller.sent_at.get(end_frame), 15)
         first = await _poll(lambda: _media_after(caller.events, t_end), 15)
@@ -312,6 +321,7 @@ async def run_level(
     *,
     ramp_s: float,
     full_reply: bool,
+    quiet_s: float = 1.0,
 ) -> list[CallSample]:
     """``calls`` calls, at most ``concurrency`` at once, started ``ramp_s / concurrency`` apart."""
     limit = asyncio.Semaphore(concurrency)
@@ -320,7 +330,7 @@ async def run_level(
     async def run_one(i: int) -> CallSample:
         await asyncio.sleep(gap * min(i, concurrency))
         async with limit:
-            return await one_call(dialer, says, interrupts, injected, full_reply=full_reply)
+            return await one_call(dialer, says, interrupts, injected, full_reply=full_reply, quiet_s=quiet_s)
 
     return list(await asyncio.gather(*(run_one(i) for i in range(calls))))
 
@@ -463,10 +473,17 @@ class Stack:
 
 @contextlib.contextmanager
 def stack(
-    logs: Path, injected: Injected, *, cloud: bool = True, llm: bool = True, ms_per_char: float = 30.0
+    logs: Path,
+    injected: Injected,
+    *,
+    cloud: bool = True,
+    llm: bool = True,
+    postgres: bool = False,
+    ms_per_char: float = 30.0,
 ) -> Iterator[Stack]:
     """FakeTwilio + vendors + the app: cloud speech when ``cloud`` (else the offline stack), the LLM brain
-    on the loopback OpenAI when ``llm`` (else the rules brain)."""
+    on the loopback OpenAI when ``llm`` (else the rules brain), a scratch PostgreSQL database when
+    ``postgres`` (production's store; else the embedded SQLite file)."""
     from benchmarks.voice_fakes import DEEPGRAM_KEY, ELEVENLABS_KEY
     from tests.fakes.twilio_rest import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
     from tests.integration.harness import PRACTICE_NUMBER, PUBLIC
@@ -491,8 +508,12 @@ def stack(
             for k, v in os.environ.items()
             if not k.startswith(("OPENAI_", "STRIPE_", "DEEPGRAM_", "ELEVEN"))
         }
+        dbname = f"bl_voice_bench_{os.getpid()}"
+        if postgres:
+            asyncio.run(create_database(dbname))
+        db_url = sqlalchemy_url(dbname) if postgres else f"sqlite+aiosqlite:///{logs / 'voice.db'}"
         env.update(
-            DATABASE_URL=f"sqlite+aiosqlite:///{logs / 'voice.db'}",
+            DATABASE_URL=db_url,
             PUBLIC_BASE_URL=PUBLIC,
             TWILIO_ACCOUNT_SID=DEFAULT_ACCOUNT_SID,
             TWILIO_AUTH_TOKEN=DEFAULT_AUTH_TOKEN,
@@ -529,6 +550,8 @@ def stack(
         finally:
             _stop(app, signal.SIGINT)
             log.close()
+            if postgres:
+                asyncio.run(drop_database(dbname))
 
 
 # ---- the benchmark ------------------------------------------------------------------------------
@@ -543,6 +566,7 @@ def run_cloud(
     injected: Injected | None = None,
     say: Callable[[str], None] = print,
     logs: Path | None = None,
+    postgres: bool = True,
 ) -> list[VoiceResult]:
     """(a) + (b) at 1 call and at ``concurrent`` calls, then (c) at each capacity level."""
     injected = injected or Injected()
@@ -553,7 +577,7 @@ def run_cloud(
     tts.close()
     logs = logs or Path(tempfile.mkdtemp(prefix="bl-voice-bench-"))
     results: list[VoiceResult] = []
-    with stack(logs, injected) as st:
+    with stack(logs, injected, postgres=postgres) as st:
 
         async def drive() -> None:
             limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)

@@ -33,6 +33,7 @@ from benchmarks.voice_cloud import (
 
 TARGET_P50_ONE_CALL_MS = 1000.0
 TARGET_P95_MS = 1500.0
+QUIET_S = 2.5  # local TTS synthesises sentence by sentence: a pause between them is not the end
 NOTHING_INJECTED = Injected(stt_final_ms=0, llm_first_token_ms=0, tts_first_audio_ms=0, endpointing_ms=20)
 
 
@@ -57,7 +58,7 @@ def run_local(
             async with httpx.AsyncClient(base_url=st.base_url, timeout=60) as http:
                 dialer = Dialer(st.base_url, http, st.auth_token, st.public, st.practice_number)
                 say("  warm-up call (loads Whisper and hibari)")
-                warm = await one_call(dialer, says, None, NOTHING_INJECTED)
+                warm = await one_call(dialer, says, None, NOTHING_INJECTED, quiet_s=QUIET_S)
                 if warm.error:
                     say(f"  warm-up failed: {warm.error}")
                 plan = [(1, single_calls), *[(n, n) for n in levels if n > 1]]
@@ -67,7 +68,15 @@ def run_local(
                     meter.start()
                     t0 = time.monotonic()
                     samples = await run_level(
-                        dialer, conc, calls, says, None, NOTHING_INJECTED, ramp_s=0.0, full_reply=False
+                        dialer,
+                        conc,
+                        calls,
+                        says,
+                        None,
+                        NOTHING_INJECTED,
+                        ramp_s=0.0,
+                        full_reply=False,
+                        quiet_s=QUIET_S,
                     )
                     result = summarise(
                         "local voice-to-voice",
