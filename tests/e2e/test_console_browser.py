@@ -52,6 +52,37 @@ def test_each_role_sees_only_what_it_may(served: Served, browser: Any) -> None:
     assert "403" in manager.content() or manager.locator("h1", has_text="Staff users").count() == 0
 
 
+def test_a_manager_approves_a_plan_and_sees_it_in_the_pms(
+    served: Served, browser: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = browser.new_page()
+    sign_in(page, served.url, "billing_manager")
+    page.goto(f"{served.url}/console/try/sms")
+    page.select_option("#persona", "large_balance_needs_approval")  # $3,480: plans need approval
+    for body in ("what do I owe?", "Robert Jensen 11/09/1958", "PLAN", "YES"):
+        replies = page.locator("#thread .bubble.agent").count()
+        page.fill("#sms-body", body)
+        page.press("#sms-body", "Enter")
+        page.locator("#thread .bubble.agent").nth(replies).wait_for(timeout=30_000)
+    assert "review that plan" in page.locator("#thread .bubble.agent").last.inner_text()
+
+    page.goto(f"{served.url}/console/approvals")
+    card = page.locator("[data-approval]", has_text="Payment plan").first
+    card.locator("button[value=approve]").click()
+    page.wait_for_selector(".flash >> text=Plan approved")
+    deadline = time.monotonic() + 30  # the outbox drainer posts it to the PMS in the background
+    while not served.run(served.runtime.pms.get_payment_plans("24")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    plans = served.run(served.runtime.pms.get_payment_plans("24"))
+    assert len(plans) == 1 and plans[0].status == "active"
+    page.goto(f"{served.url}/console/accounts/24")
+    assert page.locator("section", has_text="Payment plans").locator("td", has_text="active").count() == 1
+    logs = "".join(capsys.readouterr())  # what the server logged meanwhile (it runs in this process)
+    assert "console.login" in logs
+    for phi in ("Robert", "Jensen", "1958", "+17635550124", "3,480", "3480"):
+        assert phi not in logs, phi
+
+
 def _signed_post(served: Served, twilio: FakeTwilio, path: str, params: dict[str, str]) -> httpx.Response:
     url = served.url + path
     return httpx.post(url, data=params, headers=sign_form(twilio.auth_token, url, params), timeout=30)
