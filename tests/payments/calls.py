@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import func, select
+
 from agent.conversation import Conversation
 from agent.messaging import ConversationMessenger
 from agent.pay_handoff import card_capture_for
@@ -85,3 +87,21 @@ def pay_by_keypad(app: App, state: CallerState, amount: str, confirmation: str) 
     response = app.post_signed("/twilio/pay/done", form)
     assert response.status_code == 200, response.text
     return response
+
+
+def count(app: App, model: Any, *where: Any) -> int:
+    """Rows of `model` matching `where`, read on the app's own loop."""
+
+    async def q() -> int:
+        async with app.runtime.sessions() as s:
+            return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+    return int(app.run(q()))
+
+
+def rows(app: App, model: Any, *where: Any) -> list[Any]:
+    async def q() -> list[Any]:
+        async with app.runtime.sessions() as s:
+            return list((await s.scalars(select(model).where(*where))).all())
+
+    return list(app.run(q()))

@@ -10,8 +10,6 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from sqlalchemy import func, select
-
 from agent.pay_handoff import (
     PAY_CANCELLED,
     PAY_DECLINED,
@@ -27,27 +25,11 @@ from agent.voice.stream_grants import TOKEN_PARAMETER, StreamGrant, StreamGrants
 from pms.demo.personas import PERSONAS
 from tests.fakes.stripe_checkout import FakeCheckout
 from tests.integration.harness import App, open_app, run_sync
-from tests.payments.calls import PAYER, PLANNER, accept_first_plan, start_call, tool
+from tests.payments.calls import PAYER, PLANNER, accept_first_plan, count, rows, start_call, tool
 from tests.payments.conftest import API_KEY
 
 CARD = "4242424242424242"
 CALLER = PERSONAS["appointment_tomorrow"]  # $195.00; calls that end without a payment
-
-
-def count(app: App, model: Any, *where: Any) -> int:
-    async def q() -> int:
-        async with app.runtime.sessions() as s:
-            return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-    return int(app.run(q()))
-
-
-def rows(app: App, model: Any, *where: Any) -> list[Any]:
-    async def q() -> list[Any]:
-        async with app.runtime.sessions() as s:
-            return list((await s.scalars(select(model).where(*where))).all())
-
-    return list(app.run(q()))
 
 
 def pay_element(twiml: str) -> dict[str, str]:

@@ -8,8 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
-
 from agent.payment_promises import PostedPayment, match_promises
 from agent.payments import plan_charger
 from agent.store.models import AuditEventRow, PaymentRow
@@ -18,19 +16,11 @@ from pms.types import Promise
 from policies.types import SuppressionScope
 from tests.fakes.stripe_checkout import body, event, sign
 from tests.integration.harness import App
-from tests.payments.calls import pay_by_keypad, start_call, tool
+from tests.payments.calls import count, pay_by_keypad, start_call, tool
 from tests.payments.conftest import SECRET
 
 API = {"Authorization": "Bearer test-token"}
 D = date(2026, 11, 10)
-
-
-def count(app: App, model: Any, *where: Any) -> int:
-    async def q() -> int:
-        async with app.runtime.sessions() as s:
-            return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-    return int(app.run(q()))
 
 
 def promise(pid: str, amount: str, due: date, made: date = date(2026, 11, 1)) -> Promise:

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 import stripe
-from sqlalchemy import func, select
 
 from agent.outbox import OutboxDrainer
 from agent.payments import plan_charger
@@ -22,7 +21,7 @@ from pms.demo.personas import PERSONAS, Persona
 from pms.types import PaymentWrite, WriteResult
 from tests.fakes.stripe_checkout import FakeCheckout, body, event, sign
 from tests.integration.harness import App
-from tests.payments.calls import PLANNER, accept_first_plan, start_call
+from tests.payments.calls import PLANNER, accept_first_plan, count, rows, start_call
 from tests.payments.conftest import API_KEY, SECRET
 from tools.payments.stripe_charges import installment_key
 
@@ -40,22 +39,6 @@ TERMS = {
     "last_installment_amount": None,
     "months": 3,
 }
-
-
-def count(app: App, model: Any, *where: Any) -> int:
-    async def q() -> int:
-        async with app.runtime.sessions() as s:
-            return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-    return int(app.run(q()))
-
-
-def rows(app: App, model: Any, *where: Any) -> list[Any]:
-    async def q() -> list[Any]:
-        async with app.runtime.sessions() as s:
-            return list((await s.scalars(select(model).where(*where))).all())
-
-    return list(app.run(q()))
 
 
 def at(day: date, hour: int = 16) -> datetime:

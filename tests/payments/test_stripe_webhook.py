@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import stripe
-from sqlalchemy import func, select
 
 from agent.store.models import (
     AuditEventRow,
@@ -28,6 +27,7 @@ from pms.demo.personas import PERSONAS
 from tests.fakes.stripe_checkout import FakeCheckout, body, event, sign
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.integration.harness import App, make_settings, open_app, prepare_database, run_sync
+from tests.payments.calls import count, rows
 
 SECRET = "whsec_test"
 API_KEY = "sk_test_balanceline"
@@ -78,22 +78,6 @@ def post_event(app: App, evt: dict[str, Any], *, t: int | None = None, secret: s
     payload = body(evt)
     stamp = int(app.clock.now.timestamp()) if t is None else t
     return app.client.post("/stripe/webhook", content=payload, headers=sign(payload, secret, stamp))
-
-
-def count(app: App, model: Any, *where: Any) -> int:
-    async def q() -> int:
-        async with app.runtime.sessions() as s:
-            return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-    return int(app.run(q()))
-
-
-def rows(app: App, model: Any, *where: Any) -> list[Any]:
-    async def q() -> list[Any]:
-        async with app.runtime.sessions() as s:
-            return list((await s.scalars(select(model).where(*where))).all())
-
-    return list(app.run(q()))
 
 
 def verify_and_pay(app: App) -> str:
