@@ -36,13 +36,17 @@ from pms.types import (
 
 # Guarantor rows of the `patient` table carry the family aging Open Dental computed last
 # (enums are raw database integers in a query, not the API's names).
+_OPEN_CLAIMS = (
+    "FROM claim JOIN patient fam ON fam.PatNum = claim.PatNum "
+    "WHERE fam.Guarantor = patient.PatNum AND claim.ClaimStatus IN ('U', 'H', 'W', 'S', 'I')"
+)
 WORKLIST_SQL = (
-    "SELECT PatNum, Guarantor, LName, FName, Birthdate, PatStatus, WirelessPhone, HmPhone, WkPhone, "
-    "Email, TxtMsgOk, PreferContactMethod, Language, State, Zip, FamFinUrgNote, "
+    "SELECT * FROM (SELECT PatNum, Guarantor, LName, FName, Birthdate, PatStatus, WirelessPhone, HmPhone, "
+    "WkPhone, Email, TxtMsgOk, PreferContactMethod, Language, State, Zip, FamFinUrgNote, "
     "Bal_0_30, Bal_31_60, Bal_61_90, BalOver90, InsEst, BalTotal, PayPlanDue, "
-    "(SELECT COUNT(*) FROM claim JOIN patient fam ON fam.PatNum = claim.PatNum "
-    "WHERE fam.Guarantor = patient.PatNum AND claim.ClaimStatus IN ('U', 'H', 'W', 'S', 'I')) AS OpenClaims "
-    "FROM patient WHERE PatNum = Guarantor AND PatStatus != 5{balance} ORDER BY PatNum"
+    f"(SELECT COUNT(*) {_OPEN_CLAIMS}) AS OpenClaims, "
+    f"COALESCE((SELECT SUM(claim.WriteOff) {_OPEN_CLAIMS}), 0) AS WoEst "
+    "FROM patient WHERE PatNum = Guarantor AND PatStatus != 5) g{balance} ORDER BY g.PatNum"
 )
 _PAT_STATUS = {0: "Patient", 1: "NonPatient", 2: "Inactive", 3: "Archived", 4: "Deceased", 6: "Prospective"}
 _TXT_OK = {0: "Unknown", 1: "Yes", 2: "No"}
@@ -145,7 +149,9 @@ class OpenDentalPms(OpenDentalWrites):
             raise PmsUnavailable(
                 "listing accounts needs Open Dental's query permission (OPENDENTAL_TIER=commlog+)"
             )
-        sql = WORKLIST_SQL.format(balance=" AND BalTotal - InsEst > 0" if has_balance else "")
+        sql = WORKLIST_SQL.format(
+            balance=" WHERE g.BalTotal - g.InsEst - g.WoEst > 0.005" if has_balance else ""
+        )
         rows: list[dict[str, Any]] = []
         at = offset
         while len(rows) < limit:

@@ -128,11 +128,11 @@ def account_flags(
 
 
 def aging(row: dict[str, Any], *, bulk: bool = False) -> Aging:
-    """An Aging endpoint row, or (`bulk`) a guarantor row of the bulk query, whose InsEst already
-    holds every insurance-side estimate (patient part = BalTotal - InsEst)."""
+    """An Aging endpoint row, or (`bulk`) a guarantor row of the bulk query (write-off estimate:
+    the open claims' WriteOff, as `WoEst`)."""
     total = od_money(row.get("Total", row.get("BalTotal")))
     ins = od_money(row.get("InsEst"))
-    wo = ZERO if bulk else od_money(row.get("InsWoEst"))
+    wo = od_money(row.get("WoEst" if bulk else "InsWoEst"))
     est = None if bulk else row.get("PatEstBal", row.get("EstBal"))
     return Aging(
         bal_0_30=od_money(row.get("Bal_0_30")),

@@ -378,15 +378,18 @@ class FakeOpenDental:
             }
             for col in ("Bal_0_30", "Bal_31_60", "Bal_61_90", "BalOver90", "BalTotal", "PayPlanDue"):
                 row[col] = float(_money(ag[col])) if ag else 0.0
-            row["InsEst"] = float(_money(ag["InsEst"]) + _money(ag["InsWoEst"])) if ag else 0.0
+            row["InsEst"] = float(_money(ag["InsEst"])) if ag else 0.0
             db.execute(
                 f"INSERT INTO patient VALUES ({', '.join('?' * len(_QUERY_COLUMNS))})",
                 [row[c] for c in _QUERY_COLUMNS],
             )
-        db.execute("CREATE TABLE claim (ClaimNum, PatNum, ClaimStatus)")
+        db.execute("CREATE TABLE claim (ClaimNum, PatNum, ClaimStatus, WriteOff)")
         db.executemany(
-            "INSERT INTO claim VALUES (?, ?, ?)",
-            [(c["ClaimNum"], c["PatNum"], c["ClaimStatus"]) for c in self.claims],
+            "INSERT INTO claim VALUES (?, ?, ?, ?)",
+            [
+                (c["ClaimNum"], c["PatNum"], c["ClaimStatus"], float(_money(c["WriteOff"])))
+                for c in self.claims
+            ],
         )
         cur = db.execute(f"SELECT * FROM ({sql.rstrip(';')}) LIMIT {PAGE} OFFSET {int(offset)}")
         names = [d[0] for d in cur.description]

@@ -175,3 +175,22 @@ def test_a_csv_practice_gets_every_write_back_in_the_export(scenario_app: AppFac
     assert merge_into(out, rows + rows) == (0, len(rows))  # re-exports never duplicate
     with out.open(newline="") as fh:
         assert len(list(csv.DictReader(fh))) == len(rows)
+
+
+def test_the_outreach_plan_over_open_dental(scenario_app: AppFactory, od_practice: FakeOpenDental) -> None:
+    """Today's worklist (a preview: nothing persisted) over Open Dental holds the same accounts as over
+    the local PMS with the same practice, and the same ones are never to be contacted (attorney,
+    deceased, agency, credit, insurance-only). Tiers may differ where Open Dental has less to go on:
+    it ages an account by its aging buckets (no oldest-unpaid-charge date), and promise history from
+    before BalanceLine is not in Open Dental (docs/pms.md)."""
+    from agent.outreach.service import OutreachService
+
+    def worklist(app: App) -> dict[str, str]:
+        summary = app.run(OutreachService.from_runtime(app.runtime).plan(persist=False))
+        return {i.patient_id: i.tier for i in summary.items}
+
+    local = worklist(scenario_app("embedded"))
+    od = worklist(opendental_app(scenario_app, od_practice))
+    assert len(local) > 20 and od.keys() == local.keys()
+    never = {pid for pid, tier in local.items() if tier == "do_not_contact"}
+    assert never and {pid for pid, tier in od.items() if tier == "do_not_contact"} == never
