@@ -10,8 +10,10 @@ uses) and says that next steps are not planned.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from agent.accounts import _priority, _today
 from agent.runtime import Runtime
@@ -58,14 +60,20 @@ def _has_worklist_api(app: Any) -> bool:
     return any(r.path == "/api/worklist" for r in iter_route_contexts(app.routes))
 
 
-def _next_step(item: dict[str, Any]) -> str | None:
+def _next_step(item: dict[str, Any], tz: str) -> str | None:
     step = item.get("next_step") or {}
     if not step:
         return None
     what = step.get("template") or step.get("purpose") or ""
     words = " ".join(x for x in (str(step.get("channel") or ""), str(what).replace("_", " ")) if x)
     at = step.get("at")
-    return f"{words} at {str(at)[:16].replace('T', ' ')}" if at else words or None
+    if not at:
+        return words or None
+    try:
+        local = datetime.fromisoformat(str(at)).astimezone(ZoneInfo(tz))
+    except ValueError:
+        return words or None
+    return f"{words}, {local:%a %b %d, %I:%M %p}"
 
 
 def _decision(item: dict[str, Any]) -> tuple[str | None, bool | None]:
@@ -73,8 +81,9 @@ def _decision(item: dict[str, Any]) -> tuple[str | None, bool | None]:
     if not d:
         return None, None
     allowed = bool(d.get("allowed"))
-    reason = str(d.get("reason") or ("allowed" if allowed else "blocked"))
-    return reason.replace("_", " "), allowed
+    if allowed:
+        return "compliance check passed", True
+    return str(d.get("detail") or d.get("reason") or "blocked").replace("_", " "), False
 
 
 async def _from_api(
@@ -109,7 +118,7 @@ async def _from_api(
                 tier=str(item.get("tier", "")),
                 score=float(item.get("score") or 0),
                 reasons=[str(r) for r in item.get("reasons") or []],
-                next_step=_next_step(item),
+                next_step=_next_step(item, rt.policy.practice.timezone),
                 decision=decision,
                 allowed=allowed,
             )

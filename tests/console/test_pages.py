@@ -128,6 +128,8 @@ def test_worklist_audit_dashboard_and_transfers_render(console: Console) -> None
     worklist = manager.get("/console/worklist").text
     assert "Today&#39;s worklist" in worklist or "Today's worklist" in worklist
     assert "tier-" in worklist
+    assert "is not in this build" not in worklist  # the planner's /api/worklist is read with this session
+    assert "compliance check passed" in worklist or "not planned" in worklist
     audit = manager.get("/console/audit", params={"kind": "console.login"}).text
     assert "console.login" in audit
     assert "Since must be a date" in manager.get("/console/audit", params={"since": "yesterday"}).text
