@@ -201,7 +201,12 @@ class PaymentStore(StoreBase):
         now = self._now()
         async with self._tx() as s:
             row = await s.scalar(
-                select(PaymentRow).where(PaymentRow.processor_ref == processor_ref).with_for_update()
+                # a keypad (<Pay>) payment is known by its charge id, a link payment by its PaymentIntent
+                select(PaymentRow)
+                .where(PaymentRow.processor_ref.in_((processor_ref, charge_id)))
+                .order_by(PaymentRow.created_at)
+                .limit(1)
+                .with_for_update()
             )
             if row is None:  # the refund arrived before the payment event: keep what we know
                 row = PaymentRow(

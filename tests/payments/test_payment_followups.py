@@ -210,3 +210,32 @@ def test_a_card_number_texted_in_is_never_stored_or_logged(stripe_app: App, capf
     assert stored and not [v for v in stored if not opaque_id.match(v) and contains_card_number(v)]
     logged = capfd.readouterr()
     assert not contains_card_number(logged.out) and not contains_card_number(logged.err)
+
+
+def test_refund_of_a_keypad_payment_finds_it_by_charge_id(stripe_app: App) -> None:
+    from agent.store.models import StaffTaskRow
+    from tests.payments.calls import rows
+
+    app = stripe_app
+    who = PERSONAS["hawaii"]
+    pay_by_keypad(app, start_call(app, who), "50", "ch_keypad_refund")
+    refund = {
+        "id": "ch_keypad_refund",
+        "object": "charge",
+        "amount": 5000,
+        "amount_refunded": 5000,
+        "currency": "usd",
+        "payment_intent": "pi_connector_refund",
+        "metadata": {},
+    }
+    payload = body(event("charge.refunded", refund))
+    stamp = int(app.clock.now.timestamp())
+    r = app.client.post("/stripe/webhook", content=payload, headers=sign(payload, SECRET, stamp))
+    assert r.status_code == 200 and r.json()["outcome"] == "refund_recorded"
+    [payment] = rows(app, PaymentRow, PaymentRow.guarantor_id == who.guarantor_id)
+    assert (payment.processor_ref, payment.status) == ("ch_keypad_refund", "refunded")
+    assert count(app, PaymentRow, PaymentRow.processor_ref == "pi_connector_refund") == 0
+    [task] = rows(
+        app, StaffTaskRow, StaffTaskRow.kind == "refund_review", StaffTaskRow.patient_id == who.guarantor_id
+    )
+    assert "ch_keypad_refund" in str(task.context)
