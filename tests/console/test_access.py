@@ -151,3 +151,20 @@ def test_login_form_needs_its_csrf_cookie(console: Console) -> None:
     )
     assert resp.status_code == 403
     assert "bl_session" not in resp.cookies
+
+
+def test_api_writes_with_a_session_need_the_csrf_header_and_a_manager(console: Console) -> None:
+    manager = console.login("billing_manager")
+    token = csrf_of(manager.get("/console/transfers").text)
+    assert manager.post("/api/approvals/job_nope/approve").status_code == 403  # no CSRF header
+    assert manager.post("/api/approvals/job_nope/approve", headers={"X-CSRF-Token": token}).status_code == 404
+    collector = console.login("collector")
+    ctoken = csrf_of(collector.get("/console/transfers").text)
+    assert (
+        collector.post("/api/approvals/job_nope/approve", headers={"X-CSRF-Token": ctoken}).status_code == 403
+    )
+    # machines: the bearer token needs no CSRF token (no cookie is involved)
+    resp = console.client.post(
+        "/api/approvals/job_nope/approve", headers={"Authorization": "Bearer test-token"}
+    )
+    assert resp.status_code == 404
