@@ -41,7 +41,7 @@ RULES: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
 )
 
 # Reachable without a session (the login page itself and the static assets it needs).
-PUBLIC_PREFIXES = ("/console/login", "/console/static")
+PUBLIC_PREFIXES = ("/console/login", "/console/static", "/console/forbidden")
 
 
 def access_of(method: str) -> Access:

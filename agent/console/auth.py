@@ -148,6 +148,8 @@ async def authorize(request: Request, staff: Staff | None) -> Staff:
     if staff is None:
         raise HTTPException(status_code=401, detail="sign in at /console/login")
     if not staff.may(_route_path(request), request.method):
+        if _wants_page(request):  # a person in a browser: a page that says so, still a 403
+            raise HTTPException(status_code=303, headers={"Location": "/console/forbidden"})
         raise HTTPException(status_code=403, detail=f"the {staff.role} role may not use this")
     if access.access_of(request.method) == "write" and not await csrf_ok(request, staff.csrf):
         raise HTTPException(status_code=403, detail="missing or invalid CSRF token; reload the page")
@@ -159,7 +161,7 @@ async def require_staff(request: Request) -> Staff:
     (for a page) / 401 (for anything else)."""
     rt: Runtime = request.app.state.runtime
     staff = await session_of(rt, request.cookies)
-    if staff is None and request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+    if staff is None and _wants_page(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise HTTPException(status_code=303, headers={"Location": f"/console/login?next={_quote(target)}"})
     return await authorize(request, staff)
@@ -176,6 +178,10 @@ async def websocket_staff(ws: WebSocket) -> Staff | None:
     if staff is None or not staff.may(_route_path(ws), "GET"):
         return None
     return staff
+
+
+def _wants_page(request: Request) -> bool:
+    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
 
 
 def _quote(path: str) -> str:

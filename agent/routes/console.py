@@ -28,6 +28,7 @@ from agent.console.auth import (
     needs_rehash,
     require_staff,
     safe_next,
+    session_of,
     start_session,
     store_of,
 )
@@ -95,6 +96,12 @@ def _login_page(
         path="/console/login",
     )
     return resp
+
+
+@public.get("/forbidden")
+async def forbidden(request: Request) -> Response:
+    staff = await session_of(get_runtime(request), request.cookies, touch=False)
+    return render(request, "forbidden.html", staff, status_code=403)
 
 
 @public.get("/login")

@@ -168,3 +168,11 @@ def test_api_writes_with_a_session_need_the_csrf_header_and_a_manager(console: C
         "/api/approvals/job_nope/approve", headers={"Authorization": "Bearer test-token"}
     )
     assert resp.status_code == 404
+
+
+def test_a_refused_page_in_a_browser_says_so_with_a_403(console: Console) -> None:
+    collector = console.login("collector")
+    resp = collector.get("/console/audit", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/console/forbidden"
+    page = collector.get("/console/audit", headers={"Accept": "text/html"})
+    assert page.status_code == 403 and "Not available to your role" in page.text and "collector" in page.text
