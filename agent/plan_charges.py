@@ -33,6 +33,7 @@ from agent.payment_promises import settle_promises
 from agent.store.payments import ConfirmedPayment
 from agent.store.plan_schedules import DueInstallment, PlanScheduleStore
 from agent.store.records import SqlRecords
+from policies.config import PracticePolicy
 from tools.context import PaymentLinkError, PaymentLinks
 from tools.payments.stripe_charges import StripeCharges, installment_key
 
@@ -87,7 +88,7 @@ class PlanCharger:
     clock: Callable[[], datetime]
 
     @property
-    def policy(self) -> Any:
+    def policy(self) -> PracticePolicy:
         return self.poster.policy
 
     def _tz(self) -> ZoneInfo:
