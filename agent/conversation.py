@@ -7,7 +7,7 @@ Brain memory listed in `TRANSIENT_MEMORY` is never stored (see `held_memory`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -88,7 +88,23 @@ class Conversation:
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the transient memory (`held_elsewhere` lists what was left out)."""
-        data = asdict(self)
+        data: dict[str, Any] = {
+            "state": {f.name: _jsonable(getattr(self.state, f.name)) for f in fields(self.state)},
+            "direction": self.direction,
+            "started_at": _jsonable(self.started_at),
+            "turns": [{"speaker": t.speaker, "text": t.text, "at": t.at.isoformat()} for t in self.turns],
+            "tool_calls": [
+                {
+                    "name": c.name,
+                    "arguments": _jsonable(c.arguments),
+                    "result": _jsonable(c.result),
+                    "at": c.at.isoformat(),
+                }
+                for c in self.tool_calls
+            ],
+            "summary": self.summary,
+            "memory": _jsonable(self.memory),  # a copy: transient entries are removed below
+        }
         held = self.held_memory()
         for dotted in held:
             *parents, leaf = dotted.split(".")
@@ -97,7 +113,7 @@ class Conversation:
                 node = node[key]
             del node[leaf]
         data["held_elsewhere"] = sorted(held)
-        return _jsonable(data)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Conversation:

@@ -70,10 +70,16 @@ class GuardedSms:
         conversation_id: str | None = None,
         before: WriteBatch | None = None,
         after: WriteBatch | None = None,
+        known_suppressed: bool | None = None,
     ) -> SendResult:
         """`send_sms`, plus the caller's rows: `before` commits in the transaction that checks the
         suppression ledger (so it is durable before anything goes out), `after` with the record of
-        the send (message + attempt), or of why nothing was sent."""
+        the send (message + attempt), or of why nothing was sent.
+
+        `known_suppressed`: the SMS channel's reply to a text reads the ledger for the number in
+        the transaction that recorded the text, under the number's lock, moments before; it passes
+        that answer (only while it is under a second old and nothing in the turn wrote to the
+        ledger) instead of reading it again. None: read it here."""
         now = self.clock()
         before = before or self.records.batch(now)
         after = after or self.records.batch(now)
@@ -87,7 +93,15 @@ class GuardedSms:
             )
 
         check = None if purpose in _BYPASS_SUPPRESSION else to
-        if await self.records.apply(before, check_suppression=check, if_suppressed=blocked):
+        if check is not None and known_suppressed is not None:
+            # The caller read the ledger for this number moments ago (see `known_suppressed`).
+            suppressed = known_suppressed
+            if suppressed:
+                blocked(before)
+            await self.records.apply(before)
+        else:
+            suppressed = await self.records.apply(before, check_suppression=check, if_suppressed=blocked)
+        if suppressed:
             SMS_SENT.labels(result="suppressed").inc()
             await self.records.apply(after)
             return SendResult(sent=False, reason="suppressed")

@@ -12,6 +12,7 @@ Order of work for a text (each step durable before the next):
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ log = get_logger(__name__)
 
 IDEMPOTENCY_TTL = 7 * 24 * 3600  # a processed MessageSid is answered "duplicate" this long
 HELD_TTL = 1800  # a date of birth texted before the name waits this long (in shared state) for it
+SUPPRESSION_FRESH_S = 1.0  # a ledger answer read with the text is reused for its reply this long
 IN_FLIGHT_TTL = 300  # a claim whose process died mid-text stops blocking Twilio's retries after this
 
 
@@ -92,6 +94,7 @@ class SmsChannel:
 
     async def _handle_locked(self, msg: InboundText) -> SmsOutcome:
         body = redact(msg.body)
+        read_at = time.monotonic()
         opened = await self.records.open_inbound_text(
             contact=msg.from_,
             idle_days=self.policy.sms.session_idle_days,
@@ -116,7 +119,7 @@ class SmsChannel:
         if kw.kind == "start":
             return await self._start(msg, conv, kw.twilio_handled)
         if kw.kind == "help":
-            return await self._help(msg, conv, kw.twilio_handled)
+            return await self._help(msg, conv, kw.twilio_handled, suppressed)
         if suppressed:
             # They opted out earlier and wrote again without START: we may not text them.
             batch = self.records.batch()
@@ -148,7 +151,15 @@ class SmsChannel:
         if result.reply:
             after = self.records.batch()
             self._comm_log(after, conv, msg, result.reply)
-            sent = await self._reply(conv, msg, result.reply, before=before, after=after)
+            fresh = not records.ledger_changed and time.monotonic() - read_at < SUPPRESSION_FRESH_S
+            sent = await self._reply(
+                conv,
+                msg,
+                result.reply,
+                before=before,
+                after=after,
+                known_suppressed=suppressed if fresh else None,
+            )
         else:
             self._comm_log(before, conv, msg, result.reply)
             await self.records.apply(before)
@@ -225,7 +236,9 @@ class SmsChannel:
             sent = await self._reply(conv, msg, reply, before=batch)
         return SmsOutcome(kind="start", reply=reply, conversation_id=conv.conversation_id, sent=sent)
 
-    async def _help(self, msg: InboundText, conv: Conversation, twilio_handled: bool) -> SmsOutcome:
+    async def _help(
+        self, msg: InboundText, conv: Conversation, twilio_handled: bool, suppressed: bool
+    ) -> SmsOutcome:
         batch = self.records.batch()
         batch.save_conversation(conv)
         if twilio_handled:
@@ -235,7 +248,7 @@ class SmsChannel:
         reply = self.policy.sms.help_text or render(
             "help", channel="sms", lang=conv.state.language, practice=p.name, phone=_pretty(p.callback_number)
         )
-        sent = await self._reply(conv, msg, reply, before=batch)
+        sent = await self._reply(conv, msg, reply, before=batch, known_suppressed=suppressed)
         return SmsOutcome(kind="help", reply=reply, conversation_id=conv.conversation_id, sent=sent)
 
     async def _wrong_party(self, conv: Conversation, msg: InboundText) -> None:
@@ -263,9 +276,11 @@ class SmsChannel:
         purpose: str = "reply",
         before: WriteBatch | None = None,
         after: WriteBatch | None = None,
+        known_suppressed: bool | None = None,
     ) -> bool:
         """Answer the text just received (suppression is still checked, except for an opt-out
-        confirmation). `before` commits with that check, `after` with the record of the send."""
+        confirmation). `before` commits with that check, `after` with the record of the send;
+        `known_suppressed` is the ledger's answer read with the text (see `GuardedSms.send`)."""
         res = await self.outbound.send(
             patient_id=conv.state.patient_id,
             to=msg.from_,
@@ -275,6 +290,7 @@ class SmsChannel:
             conversation_id=conv.conversation_id,
             before=before,
             after=after,
+            known_suppressed=known_suppressed,
         )
         return res.sent
 

@@ -209,6 +209,11 @@ class _DeferredAudits(SqlRecords):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deferred = self.batch()
+        self.ledger_changed = False  # a tool wrote a consent/suppression entry during the turn
+
+    async def _ledger(self, **kwargs: Any) -> None:
+        self.ledger_changed = True
+        await super()._ledger(**kwargs)
 
     async def audit(
         self,

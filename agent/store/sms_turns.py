@@ -4,9 +4,10 @@ A text in is one transaction: the open conversation for the number, the number's
 ledger and, when the conversation exists, the inbound message row (its unique MessageSid is the
 durable replay guard) with its contact attempt. The first text of a conversation needs a PMS
 caller-ID lookup in between, so it takes a second one (conversation + message + attempt + audit).
-After the brain, `apply` writes the conversation and the turn's audit events in the transaction
-that re-reads the ledger right before the reply goes out; the record of the send (message,
-attempt, comm-log outbox row) is one more.
+After the brain, `apply` writes the conversation and the turn's audit events before the reply
+goes out (re-reading the ledger in the same transaction when asked to); the record of the send
+(message, attempt, comm-log outbox row) is one more. On PostgreSQL a batch without a ledger read
+is a single statement in autocommit (data-modifying CTEs, atomic): one round trip, no BEGIN/COMMIT.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from agent.conversation import Conversation
 from agent.store.conversations import ConversationStore
 from agent.store.ledger_store import LedgerStore
@@ -24,6 +27,7 @@ from agent.store.writes import (
     attempt_values,
     insert_once,
     message_values,
+    one_statement,
     statements_for,
     write_batch,
 )
@@ -37,6 +41,14 @@ class OpenedText:
 
 
 class SmsTurnStore(ConversationStore, LedgerStore):
+    _autocommit_engine: AsyncEngine | None = None
+
+    def _autocommit(self) -> AsyncEngine:
+        """The same pool without BEGIN/COMMIT: for a batch written as one (atomic) statement."""
+        if self._autocommit_engine is None:
+            self._autocommit_engine = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        return self._autocommit_engine
+
     def batch(self, at: datetime | None = None) -> WriteBatch:
         """An empty `WriteBatch` stamped with the store's clock and actor."""
         return WriteBatch(at=at or self._now(), actor=self._actor)
@@ -54,6 +66,10 @@ class SmsTurnStore(ConversationStore, LedgerStore):
         opt-out before its confirmation is checked); returns True if that value is suppressed for
         `channel`, after writing the rows `if_suppressed` adds (e.g. the blocked-send audit)."""
         if check_suppression is None and batch.empty():
+            return False
+        if check_suppression is None and self._engine.dialect.name == "postgresql":
+            async with self._autocommit().connect() as c:
+                await c.execute(one_statement(batch))
             return False
         suppressed = False
         async with self._core() as c:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Insert, case, func, insert
+from sqlalchemy import Insert, Table, case, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -198,6 +198,10 @@ def statements(dialect: str) -> Statements:
     )
 
 
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
 def statements_for(conn: AsyncConnection) -> Statements:
     return statements(conn.dialect.name)
 
@@ -327,3 +331,62 @@ async def write_batch(conn: AsyncConnection, batch: WriteBatch) -> None:
             )
     if audits:
         await conn.execute(st.audit, audits)
+
+
+def one_statement(batch: WriteBatch) -> Any:
+    """The whole batch as ONE PostgreSQL statement (a chain of data-modifying CTEs), atomic on its
+    own: run in autocommit it is a single round trip instead of BEGIN + one per table + COMMIT.
+    Same rows and conflict rules as `write_batch`; a queued PMS write's audit is inserted only if
+    its outbox row was (the audit CTE selects from the outbox CTE's RETURNING)."""
+    ctes: list[Any] = []
+
+    def cte(stmt: Any, table: Any) -> Any:
+        c = stmt.returning(table.c.id).cte(f"w{len(ctes)}")
+        ctes.append(c)
+        return c
+
+    if batch.conversation is not None:
+        table = _table(ConversationRow)
+        ins = postgresql.insert(table).values(batch.conversation)
+        ended = case(
+            (ins.excluded.ended_at.is_(None), None),
+            else_=func.coalesce(table.c.ended_at, ins.excluded.ended_at),
+        )
+        keep = {"id", "started_at", "ended_at"}
+        changes = {k: ins.excluded[k] for k in batch.conversation if k not in keep} | {"ended_at": ended}
+        cte(ins.on_conflict_do_update(index_elements=["id"], set_=changes), table)
+    for model, rows, key in (
+        (MessageRow, batch.messages, "provider_sid"),
+        (ContactAttemptRow, batch.attempts, "provider_sid"),
+    ):
+        if rows:
+            table = _table(model)
+            cte(postgresql.insert(table).values(rows).on_conflict_do_nothing(index_elements=[key]), table)
+    if batch.ledger:
+        cte(postgresql.insert(_table(ConsentEntryRow)).values(batch.ledger), _table(ConsentEntryRow))
+    audit_table = _table(AuditEventRow)
+    for row in batch.outbox:
+        values = {k: v for k, v in row.items() if not k.startswith("_")}
+        table = _table(OutboxRow)
+        queued = cte(
+            postgresql.insert(table)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"]),
+            table,
+        )
+        audit = audit_values(
+            "pms_write.queued",
+            at=batch.at,
+            actor=batch.actor,
+            patient_id=row["_subject"],
+            conversation_id=row["conversation_id"],
+            detail={"kind": row["kind"], "outbox_id": row["id"], "marker": row["marker"]},
+        )
+        cols = list(audit)
+        source = select(*(literal(audit[c], type_=audit_table.c[c].type).label(c) for c in cols)).select_from(
+            queued
+        )
+        cte(insert(audit_table).from_select(cols, source), audit_table)
+    if batch.audits:
+        cte(insert(audit_table).values(batch.audits), audit_table)
+    return select(literal(1)).add_cte(*ctes)
