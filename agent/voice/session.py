@@ -27,38 +27,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from agent.brains.base import BrainNotice, TextChunk, ToolEvent
-from agent.brains.rules import RulesBrain
 from agent.conversation import Conversation
 from agent.logs import get_logger
-from agent.messaging import ConversationMessenger, GuardedSms
-from agent.pay_handoff import card_capture_for
-from agent.state.base import SharedState
-from agent.store.records import SqlRecords
-from agent.store.voice_calls import VoiceCallStore
 from agent.turns import TurnEngine
 from agent.voice import lines
 from agent.voice.agent_turn import AgentTurn
+from agent.voice.call_state import (
+    CallResult,
+    VoiceConfig,
+    VoiceDeps,
+    first_name,
+    open_call_conversation,
+    record_call_end,
+)
 from agent.voice.live import publish_call
 from agent.voice.providers import SpeechProviders
 from agent.voice.stream_grants import StreamGrant
 from agent.voice.turn_taking import EchoGuard, SentenceSplitter, endpoint_hold_ms, is_backchannel
-from agent.voice.wrap_up import call_outcome, call_summary, comm_log_write
-from pms.protocol import PmsAdapter
 from policies import messages
-from policies.config import PracticePolicy
 from policies.redaction import redact
 from prompts.loader import render
 from telephony.media_streams import DtmfEvent, InboundMessage, MarkEvent, MediaEvent, StartEvent, StopEvent
 from telephony.playout import Playout
 from telephony.speech import Final, Partial, SpeechStarted, SpeechToText, TextToSpeech, UtteranceEnd
-from tools.context import CallerState, CardCapture, PaymentLinks, ToolContext
+from tools.context import ToolContext
 from tools.registry import ToolBox
 
 log = get_logger(__name__)
@@ -67,74 +63,6 @@ Send = Callable[[str], Awaitable[None]]
 Authorize = Callable[[StartEvent], Awaitable[StreamGrant | None]]
 _DOB_QUESTION = re.compile(r"date of birth|birth ?date|born", re.IGNORECASE)
 _PAYLOAD = '"payload":"'
-
-
-@dataclass(frozen=True)
-class VoiceConfig:
-    """Timings of the session (ms unless said otherwise)."""
-
-    barge_in_min_speech_ms: int = 120
-    barge_in_commit_speech_ms: int = 700  # speech this long over the agent is a real interruption
-    barge_in_release_ms: int = 1500  # no decision this long after the caller went quiet → resume
-    vad_end_ms: int = 1200  # our VAD's silence that ends a turn when the STT's end event is late
-    digit_hold_ms: int = 1000
-    dob_end_silence_ms: int = 1200  # the local STT's end-of-speech silence while a DOB is expected
-    filler_after_ms: int = 1200
-    filler_again_after_ms: int = 5000
-    turn_timeout_s: float = 15.0
-    reprompt_after_s: float = 8.0
-    max_reprompts: int = 2
-    max_call_s: float = 15 * 60.0
-    dtmf_timeout_s: float = 5.0
-    start_timeout_s: float = 10.0
-    tick_s: float = 0.05
-
-
-@dataclass
-class VoiceDeps:
-    """What a call needs from the application (built from the runtime by ``from_runtime``)."""
-
-    policy: PracticePolicy
-    records: SqlRecords
-    pms: PmsAdapter
-    turns: TurnEngine
-    state: SharedState
-    payments: PaymentLinks
-    outbound_sms: GuardedSms
-    calls: VoiceCallStore
-    clock: Callable[[], datetime]
-    fallback_turns: TurnEngine | None = None
-    card_capture: CardCapture | None = None  # keypad payments (<Pay>) when Stripe + Twilio are set up
-
-    @classmethod
-    def from_runtime(cls, rt: Any) -> VoiceDeps:
-        fallback = None
-        if not isinstance(rt.brain, RulesBrain):
-            fallback = TurnEngine(RulesBrain(rt.policy, clock=rt.clock), rt.policy, rt.clock)
-        return cls(
-            policy=rt.policy,
-            records=rt.records,
-            pms=rt.pms,
-            turns=rt.turns,
-            state=rt.state,
-            payments=rt.payments,
-            outbound_sms=rt.outbound_sms,
-            calls=VoiceCallStore(rt.sessions, rt.clock),
-            clock=rt.clock,
-            fallback_turns=fallback,
-            card_capture=card_capture_for(rt),
-        )
-
-
-@dataclass
-class CallResult:
-    refused: bool = False
-    call_sid: str | None = None
-    conversation_id: str | None = None
-    end_reason: str | None = None
-    outcome: str | None = None
-    handoff: dict[str, Any] | None = None
-    stats: dict[str, Any] = field(default_factory=dict)
 
 
 class VoiceSession:
@@ -591,48 +519,15 @@ class VoiceSession:
     async def _open_conversation(self) -> None:
         grant = self.grant
         assert grant is not None
-        d = self.deps
-        conv = await d.records.load_conversation(grant.conversation_id) if grant.conversation_id else None
-        if conv is None:
-            state = CallerState(
-                conversation_id=grant.conversation_id or f"cv_{uuid.uuid4().hex[:20]}",
-                channel="voice",
-                candidate_patient_ids=[grant.patient_id] if grant.patient_id else [],
-            )
-            conv = Conversation(state=state, direction=grant.direction, started_at=d.clock())
-        conv.state.call_sid = self.call_sid
-        conv.state.call_direction = grant.direction
-        if grant.resume:
-            conv.state.pending_handoff = None  # back from <Pay>: the outcome is spoken first
-        self.conv = conv
-        self.result.conversation_id = conv.conversation_id
-        self.ctx = ToolContext(
-            pms=d.pms,
-            policy=d.policy,
-            records=d.records,
-            payments=d.payments,
-            clock=d.clock,
-            messenger=ConversationMessenger(d.outbound_sms, conv.conversation_id),
-            card_capture=d.card_capture,
+        self.conv, self.ctx = await open_call_conversation(
+            self.deps, grant, call_sid=self.call_sid, stream_sid=self.stream_sid
         )
-        await d.records.save_conversation(conv)
-        await d.calls.stream_started(
-            self.call_sid,
-            stream_sid=self.stream_sid,
-            conversation_id=conv.conversation_id,
-            direction=grant.direction,
-        )
-        await publish_call(
-            d.state, "started", call_id=self.call_sid, conversation_id=conv.conversation_id, at=d.clock()
-        )
+        self.result.conversation_id = self.conv.conversation_id
         if self.turn is not None and self.turn.kind == "greeting":
             self._add_agent_line(self.turn.reply_text())
         elif grant.direction == "outbound" and not grant.resume:
-            name = None
-            if grant.patient_id:
-                patient = await d.pms.get_patient(grant.patient_id)
-                name = patient.name.split()[0] if patient and patient.name else None
-            self._say([lines.greeting(d.policy, outbound_name=name or "the account holder")], kind="greeting")
+            name = await first_name(self.deps, grant.patient_id)
+            self._say([lines.greeting(self.deps.policy, outbound_name=name)], kind="greeting")
             self._add_agent_line(self.turn.reply_text() if self.turn else "")
         self._conv_ready.set()
 
@@ -970,55 +865,16 @@ class VoiceSession:
         self.result.stats = self.stats
         if conv is None:
             return
-        d = self.deps
-        try:
-            if self.turn is not None and self.turn.kind == "reply" and not self.turn.finished:
-                self._record_heard(self.turn)
-            handoff = self._handoff
-            outcome = call_outcome(conv, caller_spoke=self.stats["caller_turns"] > 0, handoff=handoff)
-            direction = self.grant.direction if self.grant else "inbound"
-            summary = call_summary(
-                conv, outcome=outcome, end_reason=reason, stats=self.stats, direction=direction
-            )
-            if not (handoff and handoff.get("kind") == "pay"):  # a <Pay> hand-off resumes this conversation
-                conv.state.ended = True
-                if conv.state.outcome == "none":
-                    conv.state.outcome = outcome  # type: ignore[assignment]
-            conv.summary = summary
-            await d.records.save_conversation(conv)
-            stats = {k: v for k, v in self.stats.items()}
-            stats["duration_s"] = round(self._loop.time() - self._started_at, 1)
-            await d.calls.finish(
-                self.call_sid, outcome=outcome, end_reason=reason, summary=summary, stats=stats
-            )
-            write = comm_log_write(
-                conv,
-                practice_id=d.policy.practice.practice_id,
-                call_sid=self.call_sid,
-                stream_sid=self.stream_sid,
-                summary=summary,
-                at=d.clock(),
-                direction=direction,
-            )
-            if write is not None:
-                await d.records.enqueue_pms_write(write, conversation_id=conv.conversation_id)
-            await d.records.audit(
-                "call.ended",
-                patient_id=conv.state.patient_id,
-                conversation_id=conv.conversation_id,
-                detail={"call_sid": self.call_sid, "outcome": outcome, "reason": reason},
-            )
-            self.result.outcome = outcome
-            log.info(
-                "voice_call_ended",
-                call_sid=self.call_sid,
-                conversation_id=conv.conversation_id,
-                outcome=outcome,
-                reason=reason,
-                turns=self.stats["caller_turns"],
-            )
-        except Exception as exc:
-            log.error("voice_wrap_up_failed", call_sid=self.call_sid, error=type(exc).__name__)
-        await publish_call(
-            d.state, "ended", call_id=self.call_sid, conversation_id=conv.conversation_id, at=d.clock()
+        if self.turn is not None and self.turn.kind == "reply" and not self.turn.finished:
+            self._record_heard(self.turn)
+        self.stats["duration_s"] = round(self._loop.time() - self._started_at, 1)
+        self.result.outcome = await record_call_end(
+            self.deps,
+            conv,
+            call_sid=self.call_sid,
+            stream_sid=self.stream_sid,
+            direction=self.grant.direction if self.grant else "inbound",
+            reason=reason,
+            handoff=self._handoff,
+            stats=self.stats,
         )

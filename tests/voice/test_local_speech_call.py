@@ -4,6 +4,7 @@ hibari, and hands the call to staff."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,10 +25,10 @@ async def test_a_spoken_request_for_a_person_is_understood_and_transferred(voice
     line = b"".join([c async for c in caller_voice.synthesize("Can I talk to a real person, please?")])
     caller = await va.call(EMILY_PHONE)
     assert await caller.wait_for_agent_audio(30.0), "no greeting"
-    await caller.wait_for_quiet(quiet_s=0.8, within_s=30.0)
+    await asyncio.sleep(1.0)
     greeting_frames = len(caller.heard)
-    assert greeting_frames > 50  # seconds of real synthesised speech were played to the caller
-    await caller.say_and_wait(line)
+    assert greeting_frames > 25  # real synthesised speech is playing to the caller…
+    await caller.say_and_wait(line)  # …who talks over it
     assert await caller.wait_closed(60.0), "the agent should hand the call to staff and close the stream"
     assert len(caller.heard) > greeting_frames  # the transfer line was spoken before the stream closed
     cards = (await va.http.get("/api/transfers", headers={"Authorization": "Bearer test-token"})).json()
@@ -37,3 +38,4 @@ async def test_a_spoken_request_for_a_person_is_understood_and_transferred(voice
     assert conv is not None
     said = " ".join(t.text.lower() for t in conv.turns if t.speaker == "patient")
     assert "person" in said, said
+    assert any(e.kind == "clear" for e in caller.events)  # the greeting was interrupted

@@ -171,7 +171,8 @@ async def test_speech_failures_fall_back_to_the_local_providers_then_to_staff(vo
     caller = await va.call(EMILY_PHONE)
     assert await caller.wait_for_agent_audio(), "the fallback TTS should still greet the caller"
     await caller.wait_for_quiet()
-    await caller.reply(va.book.speech("What do I owe?"))  # the primary STT fails on this utterance
+    await caller.say_and_wait(va.book.speech("What do I owe?"))  # the primary STT fails on this one
+    await asyncio.sleep(0.5)
     await caller.reply(va.book.speech("What do I owe?"))  # …and the fallback recognises the repeat
     assert any("date of birth" in s for s in fallback.tts.spoken), fallback.tts.spoken  # type: ignore[attr-defined]
     await caller.hangup()
