@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 
 import pytest
 
 from agent.voice.live import CALLS_CHANNEL
-from agent.voice.stream_grants import TOKEN_PARAMETER
+from agent.voice.service import install_voice_service, voice_service
+from agent.voice.stream_grants import TOKEN_PARAMETER, StreamGrant
+from agent.voice.twilio_caller import TwilioMediaCaller
 from pms.demo.personas import PERSONAS
 from policies import messages
-from tests.fakes.twilio_media import new_caller
-from tests.voice.conftest import VoiceApp
+from tests.fakes.twilio_media import new_caller, scripted_providers
+from tests.voice.conftest import FAST, VoiceApp
 
 EMILY = PERSONAS["prompt_payer"]
 EMILY_PHONE = EMILY.phone or ""
@@ -184,3 +187,57 @@ async def test_keypad_date_of_birth_verifies_like_speech(voice_app: VoiceApp) ->
     await caller.wait_for_quiet()
     assert any("you're verified" in s.lower() for s in va.tts.spoken), va.tts.spoken
     await caller.hangup()
+
+
+async def _granted_call(va: VoiceApp, grant: StreamGrant) -> TwilioMediaCaller:
+    token = await voice_service(va.app).grants.issue(grant)
+    caller = new_caller(va.base_url, {TOKEN_PARAMETER: token}, grant.call_sid)
+    va.callers.append(caller)
+    await caller.start()
+    return caller
+
+
+async def test_an_outbound_call_asks_for_the_patient_and_a_resumed_call_hears_the_payment_outcome(
+    voice_app: VoiceApp,
+) -> None:
+    va = voice_app
+    out = await _granted_call(
+        va, StreamGrant(call_sid=va.new_call_sid(), direction="outbound", patient_id=EMILY.patient_id)
+    )
+    assert await out.wait_for_agent_audio()
+    await out.wait_for_quiet()
+    first = va.tts.spoken[0]
+    assert "May I please speak with Emily?" in first and "Maple Grove Family Dental" in first, first
+    assert "balance" not in first.lower()
+    await out.hangup()
+
+    caller = await va.call(EMILY_PHONE)  # a call whose conversation comes back after <Pay>
+    await caller.wait_for_agent_audio()
+    await caller.hangup()
+    call = await voice_service(va.app).deps.calls.get(caller.call_sid)
+    assert call is not None and call.conversation_id
+    va.tts.spoken.clear()
+    resumed = await _granted_call(
+        va,
+        StreamGrant(
+            call_sid=caller.call_sid,
+            direction="inbound",
+            conversation_id=call.conversation_id,
+            resume="pay:success",
+        ),
+    )
+    assert await resumed.wait_for_agent_audio()
+    assert va.tts.spoken[0].startswith("Thank you, your payment went through."), va.tts.spoken
+    await resumed.hangup()
+
+
+async def test_a_call_is_ended_politely_at_the_maximum_length(voice_app: VoiceApp) -> None:
+    va = voice_app
+    install_voice_service(
+        va.app, providers=scripted_providers(va.book, tts=va.tts), config=replace(FAST, max_call_s=2.0)
+    )
+    caller = await va.call(EMILY_PHONE)
+    assert await caller.wait_closed(15.0)
+    assert "time limit" in va.tts.spoken[-1] and "(312) 555-0100" in va.tts.spoken[-1], va.tts.spoken
+    call = await voice_service(va.app).deps.calls.get(caller.call_sid)
+    assert call is not None and call.end_reason == "max_duration"
