@@ -316,8 +316,8 @@ def next_steps(
     rules = policy.cadence
     for c, p in zip(cases, priorities, strict=True):
         st = cadence_state(AccountFacts(c.account, c.history, (), ()), p, Cycle("c", c.cycle_started_on, None), [],
-                           policy, today)  # fmt: skip
-        step = cadence.next_step(replace(st, done=c.done), rules)
+                           policy, today, done=c.done)  # fmt: skip
+        step = cadence.next_step(st, rules)
         steps[step.kind] += 1
     return steps
 
@@ -342,8 +342,8 @@ def plan_all(
         p = prioritise(c.account, c.history, policy, today)
         tiers[p.tier.value] += 1
         st = cadence_state(AccountFacts(c.account, c.history, (), ()), p, Cycle("c", c.cycle_started_on, None), [],
-                           policy, today)  # fmt: skip
-        steps[step_of(replace(st, done=c.done), rules).kind] += 1
+                           policy, today, done=c.done)  # fmt: skip
+        steps[step_of(st, rules).kind] += 1
         if c.action is not None:
             d = check(c.action, c.account.guarantor, c.account, c.history, policy, now)
             decisions[d.reason.split(":")[0]] += 1

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -127,7 +128,7 @@ class PromiseView:
     open: bool  # still waiting for its due day
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per account per plan (hot path), never shared
 class CadenceState:
     today: date  # the patient's (or practice's) local date
     tier: Tier
@@ -168,11 +169,12 @@ def next_step(state: CadenceState, rules: CadenceRules) -> Step:
     s = state
     if not rules.enabled:
         return Step("none", reasons=("cadence disabled by policy",))
-    if s.tier in _SILENT_TIERS:
-        return Step("none", reasons=(_SILENT_TIERS[s.tier], *s.tier_reasons))
+    tier = s.tier
+    if tier is Tier.DO_NOT_CONTACT or tier is Tier.INSURANCE_FOLLOW_UP:  # identity: Enum hashing is slow
+        return Step("none", reasons=(_SILENT_TIERS[tier], *s.tier_reasons))
     if s.on_current_plan:
         return Step("none", reasons=("on a current, on-time payment plan: not dunned",))
-    if s.tier == Tier.HUMAN_REVIEW:
+    if tier is Tier.HUMAN_REVIEW:
         return Step("review", "human_review", (), "human_review", s.today, s.tier_reasons)
     done = dict(s.done)
     digital = _digital(s)
@@ -213,7 +215,7 @@ def next_step(state: CadenceState, rules: CadenceRules) -> Step:
             due = max(due, prev[1] + timedelta(days=rule.day - prev[0]))
         if s.last_response_on is not None and s.last_response_on >= s.cycle_started_on:
             due = max(due, s.last_response_on + timedelta(days=rules.pause_after_response_days))
-        why = [_why(rule, segment, s, rules)]
+        why = [_why(rule.key, rule.day, rule.purpose, segment, rules.small_balance_below)]
         if skipped:
             why += skipped
         kind: StepKind = "contact" if due <= s.today else "wait"
@@ -242,12 +244,12 @@ def _channels(spec: ChannelSpec, s: CadenceState, digital: tuple[Channel, ...]) 
     return digital
 
 
-def _why(rule: CadenceStep, segment: str, s: CadenceState, rules: CadenceRules) -> str:
-    limit = rules.small_balance_below
+@lru_cache(maxsize=256)
+def _why(key: str, day: int, purpose: str, segment: str, limit: Decimal) -> str:
     seg = f"balance below ${limit:,.2f}" if segment == "small" else f"balance ${limit:,.2f} or more"
-    if rule.day == 0:
-        return f"{rule.key}: {seg}, first contact of the cycle ({rule.purpose})"
-    return f"{rule.key}: no response {rule.day} days into the cycle ({rule.purpose})"
+    if day == 0:
+        return f"{key}: {seg}, first contact of the cycle ({purpose})"
+    return f"{key}: no response {day} days into the cycle ({purpose})"
 
 
 def _promise_step(

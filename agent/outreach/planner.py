@@ -32,6 +32,7 @@ from policies.windows import local_instant
 
 log = get_logger(__name__)
 
+ALL_CHANNELS = frozenset({"sms", "email", "voice"})
 DONE_STATES = frozenset({"sent", "rejected", "failed_permanent", "failed_transient", "unknown"})
 OPEN = frozenset({"awaiting_approval", "scheduled", "dispatching"})
 _MAX_RESCHEDULES = 6
@@ -88,53 +89,65 @@ def cadence_state(
     jobs: list[OutreachJob],
     policy: PracticePolicy,
     today: date,
-    channels: frozenset[str] = frozenset({"sms", "email", "voice"}),
+    channels: frozenset[str] = ALL_CHANNELS,
+    done: tuple[tuple[str, date], ...] | None = None,
 ) -> cadence.CadenceState:
-    """The cadence's view of one account: what this cycle already did and how the patient answered."""
+    """The cadence's view of one account: what this cycle already did and how the patient answered.
+    `done` overrides the steps derived from `jobs` (the planning benchmark's synthetic cycles)."""
     acc, h = facts.account, facts.history
     g = acc.guarantor
     tz = zone(policy.practice.timezone)
-    responses = [t for t in (h.last_response_at, h.last_payment_at) if t is not None]
-    last_response = max(responses, default=None)
-    done: list[tuple[str, date]] = []
+    a, b = h.last_response_at, h.last_payment_at
+    last_response = a if b is None else b if a is None else max(a, b)
+    found: list[tuple[str, date]] = []
     last_digital: Channel | None = None
     unanswered = 0
     for j in jobs:
         if j.state not in DONE_STATES:
             continue
-        when = (j.sent_at or j.due_at).astimezone(tz).date()
-        done.append((j.step_key, when))
+        found.append((j.step_key, (j.sent_at or j.due_at).astimezone(tz).date()))
         if j.state == "sent":
             if j.channel in ("sms", "email"):
                 last_digital = j.channel  # type: ignore[assignment]
             if last_response is None or (j.sent_at and j.sent_at > last_response):
                 unanswered += 1
-    views = tuple(
-        cadence.PromiseView(
-            p.promise_id,
-            p.due_on,
-            broken=promise_is_broken(p, facts.payments, today, tz),
-            open=p.status == "open" and p.due_on >= today,
+    views = (
+        tuple(
+            cadence.PromiseView(
+                p.promise_id,
+                p.due_on,
+                broken=promise_is_broken(p, facts.payments, today, tz),
+                open=p.status == "open" and p.due_on >= today,
+            )
+            for p in facts.promises
         )
-        for p in facts.promises
+        if facts.promises
+        else ()
     )
+    mobile = phone = email = False
+    for c in g.contacts:
+        if c.channel == "email":
+            email = True
+        else:
+            phone = True
+            mobile = mobile or c.kind == "mobile"
     return cadence.CadenceState(
-        today=today,
-        tier=priority.tier,
-        tier_reasons=priority.reasons,
-        balance=acc.aging.patient_balance,
-        cycle_started_on=cycle.started_on,
-        done=tuple(done),
-        last_digital=last_digital,
-        unanswered=unanswered,
-        last_response_on=last_response.astimezone(tz).date() if last_response else None,
-        promises=views,
-        on_current_plan=h.active_plan_current,
-        preferred_digital="email" if g.preferred_contact == "email" else "sms",
-        has_sms="sms" in channels and any(c.kind == "mobile" for c in g.phones),
-        has_email="email" in channels and bool(g.emails),
-        has_phone="voice" in channels and bool(g.phones),
-        balance_age_days=scoring.days_old(acc, today),
+        today,
+        priority.tier,
+        priority.reasons,
+        acc.aging.patient_balance,
+        cycle.started_on,
+        tuple(found) if done is None else done,
+        last_digital,
+        unanswered,
+        last_response.astimezone(tz).date() if last_response else None,
+        views,
+        h.active_plan_current,
+        "email" if g.preferred_contact == "email" else "sms",
+        mobile and "sms" in channels,
+        email and "email" in channels,
+        phone and "voice" in channels,
+        scoring.days_old(acc, today),
     )
 
 
@@ -256,7 +269,7 @@ class Planner:
         store: OutreachStore,
         policy: PracticePolicy,
         clock: Callable[[], datetime],
-        channels: frozenset[str] = frozenset({"sms", "email", "voice"}),
+        channels: frozenset[str] = ALL_CHANNELS,
     ) -> None:
         self.pms, self.records, self.store, self.policy, self.clock = pms, records, store, policy, clock
         self.channels = channels

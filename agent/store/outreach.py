@@ -347,13 +347,17 @@ class OutreachStore(StoreBase):
     async def sweep_stale(self, lease_seconds: float) -> int:
         """Jobs whose worker died mid-dispatch become `unknown`: never re-sent automatically."""
         now = self._now()
+        stale = (
+            OutreachJobRow.state == "dispatching",
+            OutreachJobRow.claimed_at < now - timedelta(seconds=lease_seconds),
+        )
+        async with self._sessions() as s:  # a read first: the write (and its fsync) only when needed
+            if not await s.scalar(select(func.count()).select_from(OutreachJobRow).where(*stale)):
+                return 0
         async with self._tx() as s:
             result: Any = await s.execute(
                 update(OutreachJobRow)
-                .where(
-                    OutreachJobRow.state == "dispatching",
-                    OutreachJobRow.claimed_at < now - timedelta(seconds=lease_seconds),
-                )
+                .where(*stale)
                 .values(state="unknown", detail="worker_lost_during_dispatch", updated_at=now)
             )
             return int(result.rowcount or 0)
