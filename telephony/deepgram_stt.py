@@ -1,4 +1,4 @@
-"""Deepgram live streaming STT (deepgram-sdk v7, ``AsyncDeepgramClient.listen.v1.connect``) as a ``SpeechToText``.
+"""Deepgram live STT (deepgram-sdk v7, ``AsyncDeepgramClient.listen.v1.connect``) as a ``SpeechToText``.
 
 One ``DeepgramSpeechToText`` per call. The socket is opened for Twilio audio as rule 62 asks:
 ``encoding=mulaw, sample_rate=8000, channels=1``, ``interim_results``, ``endpointing``,
@@ -22,8 +22,8 @@ Connection life:
 
 - The socket opens when ``events()`` is first iterated (or earlier with ``await start()``, which raises
   ``SpeechProviderError`` if it cannot within ``connect_timeout_s``); a refused connection makes
-  ``events()`` raise ``SpeechProviderError`` and the session switches to local STT. ``feed`` never blocks: audio is queued (bounded to
-  ``max_buffer_ms``; the oldest is dropped) and sent by a background task.
+  ``events()`` raise ``SpeechProviderError`` and the session switches to local STT. ``feed`` never
+  blocks: audio is queued (bounded to ``max_buffer_ms``; the oldest is dropped) and sent by a task.
 - With no audio to send for ``keepalive_interval_s`` (hold, <Pay>, transfer), ``{"type":"KeepAlive"}``
   goes out so Deepgram does not close the socket after 10 s (rule 63).
 - A socket lost mid-call is reopened up to ``max_reconnects`` times (text already finalised is
@@ -328,13 +328,16 @@ class DeepgramSpeechToText:
                 self._connected.set_result(None)
             receiver = asyncio.create_task(self._receive_loop(conn))
             sender = asyncio.create_task(self._send_loop(conn))
-            done, _pending = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _pending = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when this task is cancelled (close() gave up waiting): no orphaned tasks
+                for task in (receiver, sender):
+                    task.cancel()
+                for task in (receiver, sender):
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             first = receiver if receiver in done else sender
-            other = sender if first is receiver else receiver
-            other.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await other
-            error = first.exception()
+            error = None if first.cancelled() else first.exception()
             if self._close_stream_sent:
                 return True  # the stream was being closed: whatever ended it, we are done
             if error is not None:

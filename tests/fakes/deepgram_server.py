@@ -34,7 +34,8 @@ Wire protocol, as the real service presents it to a client (rules-and-protocols.
 ``speech_audio(ms)`` and ``silence_audio(ms)`` build audio for this protocol.
 
 Fault injection: ``reject_next`` refuses that many upgrades with 503; ``drop_after_bytes`` closes the
-next connection with 1011 once it has received that many audio bytes. Every connection is recorded in
+next connection with 1011 once it has received that many audio bytes; ``ignore_close_stream`` never
+answers CloseStream. Every connection is recorded in
 ``connections`` (query, headers, audio bytes, control messages, keep-alive times, close details).
 
 Run stand-alone (benchmarks): ``python -m tests.fakes.deepgram_server --port 0 --final-latency-ms 150``
@@ -295,6 +296,7 @@ class DeepgramFake(LoopbackWsServer):
         self.record_sent = record_sent
         self.reject_next = 0
         self.drop_after_bytes: int | None = None
+        self.ignore_close_stream = False  # a server that never finishes the stream
         self.connections: list[DeepgramConnection] = []
         self.refused: list[tuple[int, str]] = []
         self.on_event: Callable[[str], None] | None = None  # ("final") with the send time (benchmarks)
@@ -372,7 +374,7 @@ class DeepgramFake(LoopbackWsServer):
                 elif kind == "Finalize":
                     for item in recogniser.finalize():
                         outbox.put_nowait(item)
-                elif kind == "CloseStream" and not closing:
+                elif kind == "CloseStream" and not closing and not self.ignore_close_stream:
                     closing = True
                     for item in recogniser.finalize():
                         outbox.put_nowait(item)

@@ -168,6 +168,21 @@ async def test_close_sends_close_stream_and_flushes_the_last_words(fake: Deepgra
         stt.feed(b"\xff" * 160)
 
 
+async def test_close_gives_up_on_a_server_that_never_finishes_the_stream(fake: DeepgramFake) -> None:
+    fake.ignore_close_stream = True
+    stt = _stt(fake, close_timeout_s=0.3)
+    await stt.start()
+    events: list[SpeechEvent] = []
+    task = asyncio.create_task(_collect(stt, events))
+    fake.script.append("are you there")
+    stt.feed(speech_audio(300) + silence_audio(500))
+    await _until(lambda: any(isinstance(e, UtteranceEnd) for e in events))
+    await stt.close()
+    await asyncio.wait_for(task, 5)  # events() ended anyway
+    await _until(lambda: fake.connections[0].closed_at is not None)  # and our side closed the socket
+    assert fake.connections[0].controls[-1] == "CloseStream"
+
+
 async def test_wrong_key_fails_start_with_a_provider_error(fake: DeepgramFake) -> None:
     stt = DeepgramSpeechToText(api_key="wrong", base_url=fake.url)
     with pytest.raises(SpeechProviderError, match="401"):

@@ -1,4 +1,4 @@
-"""ElevenLabsTextToSpeech against the loopback ElevenLabs input-streaming server (tests/fakes/elevenlabs_server.py)."""
+"""ElevenLabsTextToSpeech against the loopback ElevenLabs server (tests/fakes/elevenlabs_server.py)."""
 
 from __future__ import annotations
 
