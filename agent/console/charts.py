@@ -51,7 +51,7 @@ def line(series: list[tuple[str, float]], *, unit: str = "", title: str = "") ->
     values = [v for _, v in series]
     lo, hi = min(values), max(values)
     lo, hi = (lo - 1, hi + 1) if hi == lo else (lo - (hi - lo) * 0.15, hi + (hi - lo) * 0.15)
-    inner_w, inner_h = W - PAD_L - 16, H - PAD_B - PAD_T
+    inner_w, inner_h = W - PAD_L - 36, H - PAD_B - PAD_T
     step = inner_w / max(1, len(series) - 1)
 
     def xy(i: int, v: float) -> tuple[float, float]:

@@ -70,6 +70,12 @@ def take(out: Path = OUT) -> list[Path]:
             for body in ("Hi, what do I owe?", "Marcus Bell, 09/03/1979", "PLAN", "YES"):
                 _text(page, body)
 
+            page.select_option("#persona", "prompt_payer")
+            for body in ("what's my balance?", "Emily Carter 04/12/1988", "I can pay $100 on Friday"):
+                _text(page, body)
+            page.select_option("#persona", "small_balance")
+            _text(page, "STOP")
+
             queue = context.new_page()
             queue.goto(f"{served.url}/console/transfers")
             queue.wait_for_selector("body[data-live=ready]")
@@ -91,7 +97,7 @@ def take(out: Path = OUT) -> list[Path]:
                 if name == "account":
                     served.run(served.runtime.outbox.drain_once())  # the accepted plan reaches the PMS
                 page.goto(served.url + path)
-                shots.append(_shot(page, out, name, full=name == "account"))
+                shots.append(_shot(page, out, name, full=name in ("account", "dashboard")))
         finally:
             context.close()
     return shots
