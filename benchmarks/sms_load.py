@@ -360,7 +360,7 @@ def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return 0, b""
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[Any], timeout: float = 120.0) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen[Any], timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
