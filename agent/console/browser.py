@@ -16,6 +16,7 @@ import socket
 import tempfile
 import threading
 import time
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -154,3 +155,24 @@ def sign_in(page: Any, base_url: str, username: str, password: str = DEMO_PASSWO
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/console/worklist")
+
+
+def caller_wav(path: Path, text: str, *, lead_s: float = 4.5, tail_s: float = 4.0) -> Path:
+    """A 16-bit mono WAV: silence (the greeting plays), the caller's words (hibari TTS), silence."""
+    import numpy as np
+    from hibari import SAMPLE_RATE, Hibari
+
+    speech = np.concatenate(list(Hibari(voice="heart", threads=1).stream(text))).astype(np.float32)
+    audio = np.concatenate(
+        [
+            np.zeros(int(SAMPLE_RATE * lead_s), np.float32),
+            speech,
+            np.zeros(int(SAMPLE_RATE * tail_s), np.float32),
+        ]
+    )
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    return path

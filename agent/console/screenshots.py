@@ -10,35 +10,13 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import wave
 from pathlib import Path
 from typing import Any
 
-from agent.console.browser import launch_chromium, served_console, sign_in
+from agent.console.browser import caller_wav, launch_chromium, served_console, sign_in
 
 OUT = Path("docs/screenshots")
 PAGES = ("worklist", "account", "transfers", "dashboard", "softphone")
-
-
-def caller_wav(path: Path, text: str, *, lead_s: float = 4.5, tail_s: float = 4.0) -> Path:
-    """A 16-bit mono WAV: silence (the greeting plays), the caller's words (hibari TTS), silence."""
-    import numpy as np
-    from hibari import SAMPLE_RATE, Hibari
-
-    speech = np.concatenate(list(Hibari(voice="heart", threads=1).stream(text))).astype(np.float32)
-    audio = np.concatenate(
-        [
-            np.zeros(int(SAMPLE_RATE * lead_s), np.float32),
-            speech,
-            np.zeros(int(SAMPLE_RATE * tail_s), np.float32),
-        ]
-    )
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 def _text(page: Any, body: str) -> None:

@@ -7,15 +7,14 @@ import re
 import threading
 import time
 import uuid
-import wave
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
+import pytest
 from websockets.sync.client import connect
 
-from agent.console.browser import Served, launch_chromium, sign_in
+from agent.console.browser import Served, caller_wav, launch_chromium, sign_in
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.fakes.twilio_signing import sign_form
 
@@ -171,25 +170,8 @@ def test_a_warm_transfer_card_appears_the_moment_it_rings(
     assert "Patient #2" in card.inner_text() or "Unidentified caller" in card.inner_text()
 
 
-def _caller_wav(path: Path, text: str) -> Path:
-    """A WAV the fake microphone plays: silence while the greeting plays, the words, silence."""
-    from hibari import SAMPLE_RATE, Hibari
-
-    speech = np.concatenate(list(Hibari(voice="heart", threads=1).stream(text)))
-    pad = np.zeros(int(SAMPLE_RATE * 4.5), dtype=np.float32)
-    tail = np.zeros(int(SAMPLE_RATE * 3.0), dtype=np.float32)
-    audio = np.concatenate([pad, speech.astype(np.float32), tail])
-    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(pcm.tobytes())
-    return path
-
-
 def test_the_softphone_holds_a_short_conversation(served: Served, playwright: Any, tmp_path: Path) -> None:
-    wav = _caller_wav(tmp_path / "caller.wav", "Hi, I have a question about my bill.")
+    wav = caller_wav(tmp_path / "caller.wav", "Hi, I have a question about my bill.", tail_s=3.0)
     context = launch_chromium(
         playwright,
         "--use-fake-device-for-media-stream",
