@@ -40,8 +40,8 @@ class VoiceConfig:
     digit_hold_ms: int = 1000
     dob_end_silence_ms: int = 1200  # the local STT's end-of-speech silence while a DOB is expected
     filler_after_ms: int = 1200
-    filler_again_after_ms: int = 5000
-    turn_timeout_s: float = 15.0
+    filler_again_after_ms: int = 3000  # then every 3 s: never more than ~2 s of unexplained silence
+    turn_timeout_s: float = 12.0
     reprompt_after_s: float = 8.0
     max_reprompts: int = 2
     max_call_s: float = 15 * 60.0

@@ -9,7 +9,11 @@ from policies.config import PracticePolicy
 from prompts.loader import render
 
 FILLER = "One moment while I check that."
-FILLER_AGAIN = "Thanks for waiting, I'm still working on it."
+FILLERS_AGAIN = (
+    "Thanks for waiting, I'm still working on it.",
+    "Just a moment longer, please.",
+    "I'm still here, almost done.",
+)
 REPROMPT = (
     "Are you still there?",
     "I'm sorry, I can't hear anything. If you're there, please say something.",

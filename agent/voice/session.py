@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from agent.brains.base import BrainNotice, TextChunk, ToolEvent
+from agent.brains.base import ToolEvent
 from agent.conversation import Conversation
 from agent.logs import get_logger
-from agent.turns import TurnEngine
 from agent.voice import lines
 from agent.voice.agent_turn import AgentTurn
 from agent.voice.call_state import (
@@ -44,13 +42,13 @@ from agent.voice.call_state import (
     open_call_conversation,
     record_call_end,
 )
+from agent.voice.keypad import Keypad, KeypadAction, keyed_dob_text
 from agent.voice.live import publish_call
 from agent.voice.providers import SpeechProviders
+from agent.voice.reply import DOB_QUESTION, ReplyWriter
 from agent.voice.stream_grants import StreamGrant
-from agent.voice.turn_taking import EchoGuard, SentenceSplitter, endpoint_hold_ms, is_backchannel
-from policies import messages
+from agent.voice.turn_taking import EchoGuard, endpoint_hold_ms, is_backchannel
 from policies.redaction import redact
-from prompts.loader import render
 from telephony.media_streams import DtmfEvent, InboundMessage, MarkEvent, MediaEvent, StartEvent, StopEvent
 from telephony.playout import Playout
 from telephony.speech import Final, Partial, SpeechStarted, SpeechToText, TextToSpeech, UtteranceEnd
@@ -61,7 +59,6 @@ log = get_logger(__name__)
 
 Send = Callable[[str], Awaitable[None]]
 Authorize = Callable[[StartEvent], Awaitable[StreamGrant | None]]
-_DOB_QUESTION = re.compile(r"date of birth|birth ?date|born", re.IGNORECASE)
 _PAYLOAD = '"payload":"'
 
 
@@ -115,9 +112,7 @@ class VoiceSession:
         self._endpoint_task: asyncio.Task[None] | None = None
         self._last_activity = 0.0
         self._reprompts = 0
-        self._dtmf: list[str] = []
-        self._dtmf_at = 0.0
-        self._dob_hint_given = False
+        self.keypad = Keypad(self.cfg.dtmf_timeout_s)
         self._carry = ""
         self._time_limit_hit = False
         self._started_at = 0.0
@@ -132,6 +127,16 @@ class VoiceSession:
             "turn_latency_ms": [],
             "greeting_first_audio_ms": None,
         }
+        self.writer = ReplyWriter(
+            deps,
+            self.cfg,
+            stats=self.stats,
+            on_tool=self._note_tool,
+            on_pay_handoff=lambda: self._set_handoff({"kind": "pay"}),
+            on_dob_question=lambda: self._tune_stt_for_digits(True),
+            on_agent_line=lambda text: self._publish_turn("agent", text),
+            on_failure=self._trouble_transfer,
+        )
 
     # ======================================================================================== running
 
@@ -360,7 +365,7 @@ class VoiceSession:
         if conv is None or conv.state.verified:
             return False
         last = next((t.text for t in reversed(conv.turns) if t.speaker == "agent"), "")
-        return bool(_DOB_QUESTION.search(last))
+        return bool(DOB_QUESTION.search(last))
 
     def _schedule_endpoint(self) -> None:
         self._cancel_endpoint()
@@ -464,28 +469,15 @@ class VoiceSession:
     async def _on_dtmf(self, digit: str) -> None:
         now = self._loop.time()
         self._last_activity = now
-        if self._dtmf and now - self._dtmf_at > self.cfg.dtmf_timeout_s:
-            self._dtmf.clear()
-        self._dtmf_at = now
-        entering = bool(self._dtmf) or self._expecting_dob()
-        if digit == "0" and not entering:
-            await self._keypad_transfer()
-            return
-        if digit == "#":
-            digits, self._dtmf = "".join(self._dtmf), []
-            if len(digits) >= 6:
-                await self._keyed_dob(digits)
-            return
-        if digit.isdigit() and entering:
-            self._dtmf.append(digit)
-            if len(self._dtmf) == 8:
-                digits, self._dtmf = "".join(self._dtmf), []
-                await self._keyed_dob(digits)
+        await self._keypad_action(self.keypad.press(digit, now, expecting_dob=self._expecting_dob()))
 
-    async def _keyed_dob(self, digits: str) -> None:
-        """MMDDYYYY (or MMDDYY) from the keypad → the same turn as a spoken date of birth."""
-        month, day, year = digits[:2], digits[2:4], digits[4:]
-        await self._on_utterance(f"My date of birth is {month}/{day}/{year}.", typed=True)
+    async def _keypad_action(self, action: KeypadAction | None) -> None:
+        if action is None:
+            return
+        if action[0] == "staff":
+            await self._keypad_transfer()
+        else:
+            await self._on_utterance(keyed_dob_text(action[1]), typed=True)
 
     async def _keypad_transfer(self) -> None:
         await self._conv_ready.wait()
@@ -578,92 +570,11 @@ class VoiceSession:
         self._publish_turn("patient", redact(text))
         turn = self._new_turn("reply")
         turn.caller_text = text
-        turn.producer = self._spawn(self._produce(turn, text))
+        assert self.ctx is not None
+        turn.producer = self._spawn(self.writer.produce(turn, self.conv, self.ctx, text))
         turn.start()
-        self._spawn(self._fillers(turn))
+        self._spawn(self.writer.fillers(turn))
         self._spawn(self._after_turn(turn))
-
-    async def _produce(self, turn: AgentTurn, text: str) -> None:
-        """Brain events → linted sentences on the turn; tool events → hand-offs."""
-        conv, ctx = self.conv, self.ctx
-        assert conv is not None and ctx is not None
-        engine = self.deps.turns
-        try:
-            for attempt in range(2):
-                try:
-                    async with asyncio.timeout(self.cfg.turn_timeout_s):
-                        await self._stream_brain(turn, engine, conv, ctx, text)
-                    turn.reply_recorded = True
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("voice_brain_failed", call_sid=self.call_sid, error=type(exc).__name__)
-                    fallback = self.deps.fallback_turns
-                    if attempt == 0 and fallback is not None and not turn.has_reply_text:
-                        self.stats["fallbacks"].append("brain")
-                        if conv.turns and conv.turns[-1].speaker == "patient":
-                            conv.turns.pop()  # the re-run records the caller's turn again
-                        engine = fallback
-                        continue
-                    turn.produced()
-                    await self._trouble_transfer("the brain failed")
-                    return
-            if turn.kind == "reply" and conv.turns and conv.turns[-1].speaker == "agent":
-                self._publish_turn("agent", conv.turns[-1].text)
-            await self.deps.records.save_conversation(conv)
-        finally:
-            turn.producer = None
-            turn.produced()
-
-    async def _stream_brain(
-        self, turn: AgentTurn, engine: TurnEngine, conv: Conversation, ctx: ToolContext, text: str
-    ) -> None:
-        splitter = SentenceSplitter()
-        blocked = False
-        async for event in engine.stream(conv, text, ctx):
-            if isinstance(event, ToolEvent):
-                turn.tools_run += 1
-                self._note_tool(event)
-            elif isinstance(event, BrainNotice) and event.kind == "fallback":
-                self.stats["fallbacks"].append("llm")
-            elif isinstance(event, TextChunk) and not blocked:
-                for sentence in splitter.push(event.text):
-                    blocked = self._emit(turn, conv, sentence)
-                    if blocked:
-                        break
-        if not blocked:
-            for sentence in splitter.flush():
-                if self._emit(turn, conv, sentence):
-                    blocked = True
-                    break
-        if blocked and conv.turns and conv.turns[-1].speaker == "agent":
-            conv.turns[-1].text = redact(turn.reply_text())
-        if conv.state.pending_handoff == "pay":
-            self._set_handoff({"kind": "pay"})
-
-    def _emit(self, turn: AgentTurn, conv: Conversation, sentence: str) -> bool:
-        """Speak one sentence unless it says something about the debt to an unverified caller."""
-        violations = messages.lint(
-            sentence, verified=conv.state.verified, policy=self.deps.policy, channel="voice"
-        )
-        if any(v.rule == "debt_before_verification" for v in violations):
-            log.error("voice_sentence_blocked_by_lint", conversation_id=conv.conversation_id)
-            turn.add(
-                render(
-                    "identity_request",
-                    channel="voice",
-                    lang=conv.state.language,
-                    practice=self.deps.policy.practice.name,
-                )
-            )
-            return True
-        turn.add(sentence)
-        if not self._dob_hint_given and not conv.state.verified and _DOB_QUESTION.search(sentence):
-            self._dob_hint_given = True
-            turn.add(lines.KEYPAD_DOB_HINT, filler=True)
-            self._tune_stt_for_digits(True)
-        return False
 
     def _tune_stt_for_digits(self, on: bool) -> None:
         stt = self.stt
@@ -688,19 +599,6 @@ class VoiceSession:
         self.result.handoff = handoff
         # Durable before the stream closes: after-stream may run on another replica.
         self._spawn(self.deps.calls.set_handoff(self.call_sid, handoff))
-
-    async def _fillers(self, turn: AgentTurn) -> None:
-        """Never leave the caller in unexplained silence while the brain or a tool works."""
-        await asyncio.sleep(self.cfg.filler_after_ms / 1000.0)
-        if turn.cancelled or turn.has_reply_text or turn.producer is None:
-            return
-        turn.add(lines.FILLER, filler=True)
-        self.stats["fillers"] += 1
-        await asyncio.sleep(max(0.0, (self.cfg.filler_again_after_ms - self.cfg.filler_after_ms) / 1000.0))
-        if turn.cancelled or turn.has_reply_text or turn.producer is None:
-            return
-        turn.add(lines.FILLER_AGAIN, filler=True)
-        self.stats["fillers"] += 1
 
     async def _after_turn(self, turn: AgentTurn) -> None:
         """Once a turn has been spoken and played: latency stats, then end or hand off if due."""
@@ -811,10 +709,7 @@ class VoiceSession:
                 and now - max(self._barge_at, self._last_voice_at) > cfg.barge_in_release_ms / 1000.0
             ):
                 await self._release_barge_in()
-            if self._dtmf and now - self._dtmf_at > cfg.dtmf_timeout_s:
-                digits, self._dtmf = "".join(self._dtmf), []
-                if len(digits) >= 6:
-                    await self._keyed_dob(digits)
+            await self._keypad_action(self.keypad.tick(now))
             await self._maybe_reprompt(now)
 
     async def _maybe_reprompt(self, now: float) -> None:

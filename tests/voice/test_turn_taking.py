@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from agent.voice.keypad import Keypad, keyed_dob_text
 from agent.voice.turn_taking import EchoGuard, SentenceSplitter, endpoint_hold_ms, is_backchannel
 from telephony.audio import float32_to_ulaw
 
@@ -70,3 +71,21 @@ def test_our_own_audio_coming_back_quieter_is_an_echo_but_the_callers_voice_is_n
         caller.inbound(frame, t + i * 0.02)
     assert not caller.is_echo()
     assert not EchoGuard().is_echo()  # nothing sent, nothing heard
+
+
+def test_keypad_zero_asks_for_staff_and_eight_digits_make_a_date_of_birth() -> None:
+    pad = Keypad(timeout_s=5.0)
+    assert pad.press("0", 0.0, expecting_dob=False) == ("staff", "")
+    assert pad.press("7", 0.1, expecting_dob=False) is None  # not entering a date: ignored
+    keys = [pad.press(d, 1.0 + i * 0.1, expecting_dob=True) for i, d in enumerate("0412198")]
+    assert keys == [None] * 7  # "0" inside a date entry is a digit, not staff
+    assert pad.press("8", 2.0, expecting_dob=False) == ("dob", "04121988")
+    assert keyed_dob_text("04121988") == "My date of birth is 04/12/1988."
+    for i, d in enumerate("041288"):
+        pad.press(d, 3.0 + i * 0.1, expecting_dob=True)
+    assert pad.press("#", 4.0, expecting_dob=True) == ("dob", "041288")
+    pad.press("1", 5.0, expecting_dob=True)
+    assert pad.press("#", 5.1, expecting_dob=True) is None  # too short to be a date
+    for i, d in enumerate("0412198"):
+        pad.press(d, 6.0 + i * 0.1, expecting_dob=True)
+    assert pad.tick(7.0) is None and pad.tick(20.0) == ("dob", "0412198")

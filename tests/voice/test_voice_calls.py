@@ -239,5 +239,10 @@ async def test_a_call_is_ended_politely_at_the_maximum_length(voice_app: VoiceAp
     caller = await va.call(EMILY_PHONE)
     assert await caller.wait_closed(15.0)
     assert "time limit" in va.tts.spoken[-1] and "(312) 555-0100" in va.tts.spoken[-1], va.tts.spoken
-    call = await voice_service(va.app).deps.calls.get(caller.call_sid)
+    calls = voice_service(va.app).deps.calls
+    for _ in range(100):  # the call row is finished right after the stream closes
+        call = await calls.get(caller.call_sid)
+        if call is not None and call.end_reason:
+            break
+        await asyncio.sleep(0.05)
     assert call is not None and call.end_reason == "max_duration"
