@@ -9,6 +9,7 @@ pages live in `agent.console.*`; `routers` lists them all for the app.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -193,6 +194,15 @@ def _back(patient_id: str, *, done: str = "", error: str = "") -> RedirectRespon
     return RedirectResponse(f"/console/accounts/{patient_id}?{query}", status_code=303)
 
 
+async def _act(patient_id: str, effect: Awaitable[None], done: str) -> RedirectResponse:
+    """Run one staff action; back to the account page with what happened (or why not)."""
+    try:
+        await effect
+    except actions.ActionError as exc:
+        return _back(patient_id, error=str(exc))
+    return _back(patient_id, done=done)
+
+
 async def _account_or_404(request: Request, patient_id: str) -> AccountDetail:
     detail = await account_detail(get_runtime(request), patient_id)
     if detail is None:
@@ -221,11 +231,8 @@ async def note(
     request: Request, staff: StaffDep, patient_id: str, text: Annotated[str, Form(max_length=4000)] = ""
 ) -> Response:
     d = await _account_or_404(request, patient_id)
-    try:
-        await actions.add_note(get_runtime(request), patient_id=d.patient_id, text=text, actor=staff.username)
-    except actions.ActionError as exc:
-        return _back(patient_id, error=str(exc))
-    return _back(patient_id, done="Note saved; it is on its way to the PMS.")
+    effect = actions.add_note(get_runtime(request), patient_id=d.patient_id, text=text, actor=staff.username)
+    return await _act(patient_id, effect, "Note saved; it is on its way to the PMS.")
 
 
 @router.post("/accounts/{patient_id}/dispute-resolved")
@@ -233,17 +240,14 @@ async def dispute_resolved(
     request: Request, staff: StaffDep, patient_id: str, resolution: Annotated[str, Form(max_length=1000)] = ""
 ) -> Response:
     d = await _account_or_404(request, patient_id)
-    try:
-        await actions.resolve_dispute(
-            get_runtime(request),
-            guarantor_id=d.guarantor_id,
-            patient_id=d.patient_id,
-            resolution=resolution,
-            actor=staff.username,
-        )
-    except actions.ActionError as exc:
-        return _back(patient_id, error=str(exc))
-    return _back(patient_id, done="Dispute marked resolved.")
+    effect = actions.resolve_dispute(
+        get_runtime(request),
+        guarantor_id=d.guarantor_id,
+        patient_id=d.patient_id,
+        resolution=resolution,
+        actor=staff.username,
+    )
+    return await _act(patient_id, effect, "Dispute marked resolved.")
 
 
 @router.post("/accounts/{patient_id}/consent")
@@ -255,18 +259,15 @@ async def consent(
     channel: Annotated[Literal["sms", "voice"], Form()],
 ) -> Response:
     d = await _account_or_404(request, patient_id)
-    try:
-        await actions.record_phone_consent(
-            get_runtime(request),
-            patient_id=d.patient_id,
-            phone=phone,
-            channel=channel,
-            known_phones=list(d.phones),
-            actor=staff.username,
-        )
-    except actions.ActionError as exc:
-        return _back(patient_id, error=str(exc))
-    return _back(patient_id, done=f"{'Text' if channel == 'sms' else 'Call'} consent recorded.")
+    effect = actions.record_phone_consent(
+        get_runtime(request),
+        patient_id=d.patient_id,
+        phone=phone,
+        channel=channel,
+        known_phones=list(d.phones),
+        actor=staff.username,
+    )
+    return await _act(patient_id, effect, f"{'Text' if channel == 'sms' else 'Call'} consent recorded.")
 
 
 @router.get("/audit")
