@@ -286,8 +286,13 @@ async def one_call(
         if not await caller.wait_for_agent_audio(30):
             raise RuntimeError("no greeting")
         await caller.wait_for_quiet(quiet_s, 60)  # the greeting has played out (not just paused)
-        (end_frame,) = caller.say_watched(says.audio, [says.first_silence])
+        start_frame, end_frame = caller.say_watched(says.audio, [says.first_speech, says.first_silence])
         t_end = await _poll(lambda: caller.sent_at.get(end_frame), 15)
+        t_start = caller.sent_at[start_frame]
+        if any(e.kind == "media" and t_start <= e.at <= t_end for e in caller.events):
+            # the agent was still talking (a long pause inside the greeting fooled the quiet check):
+            # the next frame need not be the reply, so this call measures nothing
+            raise RuntimeError("agent audio during the caller's phrase")
         first = await _poll(lambda: _media_after(caller.events, t_end), 15)
         sample.overhead_s = first.at - t_end - injected.total_s
         sample.t_end, sample.t_first = t_end, first.at
