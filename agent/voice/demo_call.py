@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
@@ -70,7 +71,7 @@ SCENARIOS: dict[str, Scenario] = {
             "plan_candidate",
             (
                 "Hi, I'd like to set up a payment plan.",
-                "Marcus Bell. September third, nineteen seventy nine.",
+                "My name is Marcus Bell. My date of birth is September third, nineteen seventy nine.",
                 "The first option, please.",
                 "No, that's everything. Thank you.",
             ),
@@ -81,7 +82,7 @@ SCENARIOS: dict[str, Scenario] = {
             "disputer_denied_claim",
             (
                 "I think my bill is wrong. My insurance should have paid for that crown.",
-                "Steven Price. February fourteenth, nineteen eighty one.",
+                "My name is Steven Price. My date of birth is February fourteenth, nineteen eighty one.",
                 "No, that's all.",
             ),
             "a dispute: flagged for staff review, collection paused",
@@ -167,7 +168,7 @@ async def run_demo_call(scenario_name: str, *, console: Console, patients: int =
             await asyncio.sleep(1.0)  # the session writes its summary after the stream ends
             if closed_by_agent:
                 after = await _post(http, "/twilio/voice/after-stream", {"CallSid": call_sid})
-                console.print(f"[dim]after-stream TwiML:[/dim] {after.text}")
+                console.print(f"[dim]after-stream TwiML:[/dim] {escape(after.text)}")
             await runtime.outbox.drain_once()
             await _report(runtime, outbox, call_sid, latencies, console)
         voice.close()
@@ -189,7 +190,7 @@ async def _converse(
         if caller.is_closed:
             break
         audio = b"".join([chunk async for chunk in voice.synthesize(line)])
-        console.print(f"[green]caller[/green]: {line}")
+        console.print(f"[green]caller[/green]: {escape(line)}")
         await caller.say_and_wait(audio)
         said_at = time.monotonic()
         first = await _first_agent_audio_after(caller, said_at, within_s=30.0)
@@ -223,7 +224,7 @@ async def _report(
     console.rule("transcript (as stored, redacted)")
     for turn in conv.turns if conv else []:
         who = "[cyan]agent[/cyan]  " if turn.speaker == "agent" else "[green]patient[/green]"
-        console.print(f"{who} {turn.text}")
+        console.print(f"{who} {escape(turn.text)}")
     console.rule("latency")
     table = Table(
         "turn", "end of caller speech → first agent audio (ms)", "server: endpoint → first audio (ms)"
@@ -233,7 +234,9 @@ async def _report(
         table.add_row(str(i), f"{seconds * 1000:.0f}", str(server[i - 1]) if i - 1 < len(server) else "-")
     console.print(table)
     console.rule("written back")
-    console.print(f"outcome: [bold]{call.outcome}[/bold] ({call.end_reason}); summary: {call.summary}")
+    console.print(
+        f"outcome: [bold]{call.outcome}[/bold] ({call.end_reason}); summary: {escape(call.summary or '')}"
+    )
     async with runtime.sessions() as s:
         rows = (
             await s.scalars(select(OutboxRow).where(OutboxRow.conversation_id == call.conversation_id))
@@ -242,9 +245,9 @@ async def _report(
         console.print(f"PMS write ({row.kind}, {row.state})")
     for task in await runtime.records.list_staff_tasks(status=None, kind=None, patient_id=None):
         if task["conversation_id"] == call.conversation_id:
-            console.print(f"staff task [{task['kind']}]: {task['summary']}")
+            console.print(escape(f"staff task [{task['kind']}]: {task['summary']}"))
     for message in outbox.messages:
-        console.print(f"text to …{message.to[-4:]}: {message.body}")
+        console.print(escape(f"text to …{message.to[-4:]}: {message.body}"))
 
 
 def register(demo_app: typer.Typer) -> None:
