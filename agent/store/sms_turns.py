@@ -13,11 +13,12 @@ is a single statement in autocommit (data-modifying CTEs, atomic): one round tri
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from agent.conversation import Conversation
 from agent.store.conversations import ConversationStore
@@ -25,6 +26,7 @@ from agent.store.ledger_store import LedgerStore
 from agent.store.writes import (
     WriteBatch,
     attempt_values,
+    gated_statement,
     insert_once,
     message_values,
     one_statement,
@@ -89,7 +91,7 @@ class SmsTurnStore(ConversationStore, LedgerStore):
         """One transaction: the open conversation, whether `contact` is suppressed, and (when there
         is a conversation) the inbound message (`body` already redacted) and its attempt."""
         now = self._now()
-        async with self._core() as c:
+        async with self._connection() as c:
             state = await c.scalar(self._open_query(channel, contact, now - timedelta(days=idle_days)))
             suppressed = await self._suppressed(c, contact, channel)
             if state is None:
@@ -104,20 +106,31 @@ class SmsTurnStore(ConversationStore, LedgerStore):
         """A new conversation with its first inbound text and its `conversation.started` audit, in
         one transaction. False, and nothing written, if this `provider_sid` is already recorded."""
         now = self._now()
-        async with self._core() as c:
-            if not await self._record_inbound(c, conv, now, provider_sid, body):
-                return False
-            batch = self.batch(now)
-            batch.save_conversation(conv)
-            batch.audit(
-                "conversation.started", patient_id=None, conversation_id=conv.conversation_id, detail=detail
-            )
-            await write_batch(c, batch)
-        return True
+        batch = self.batch(now)
+        batch.save_conversation(conv)
+        batch.audit(
+            "conversation.started", patient_id=None, conversation_id=conv.conversation_id, detail=detail
+        )
+        async with self._connection() as c:
+            return await self._record_inbound(c, conv, now, provider_sid, body, batch)
+
+    def _connection(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """PostgreSQL: an autocommit connection (reads, then one atomic statement for the writes);
+        SQLite: one transaction."""
+        if self._engine.dialect.name == "postgresql":
+            return self._autocommit().connect()
+        return self._core()
 
     async def _record_inbound(
-        self, c: Any, conv: Conversation, now: datetime, provider_sid: str, body: str
+        self,
+        c: Any,
+        conv: Conversation,
+        now: datetime,
+        provider_sid: str,
+        body: str,
+        batch: WriteBatch | None = None,
     ) -> bool:
+        """The inbound message and, only if it is new, its attempt and `batch`'s rows."""
         st = statements_for(c)
         message = message_values(
             at=now,
@@ -128,8 +141,6 @@ class SmsTurnStore(ConversationStore, LedgerStore):
             provider_sid=provider_sid,
             status="received",
         )
-        if not await insert_once(c, st.message_once, message):
-            return False
         attempt = attempt_values(
             at=now,
             channel=conv.channel,
@@ -139,5 +150,11 @@ class SmsTurnStore(ConversationStore, LedgerStore):
             direction="inbound",
             counted=False,
         )
-        await c.execute(st.attempt_once, attempt)
+        batch = batch or self.batch(now)
+        batch.attempts.insert(0, attempt)
+        if c.dialect.name == "postgresql":
+            return bool(await c.scalar(gated_statement(message, batch)))
+        if not await insert_once(c, st.message_once, message):
+            return False
+        await write_batch(c, batch)
         return True

@@ -390,3 +390,39 @@ def one_statement(batch: WriteBatch) -> Any:
     if batch.audits:
         cte(insert(audit_table).values(batch.audits), audit_table)
     return select(literal(1)).add_cte(*ctes)
+
+
+def gated_statement(message: dict[str, Any], batch: WriteBatch) -> Any:
+    """One PostgreSQL statement: insert `message` (ON CONFLICT (provider_sid) DO NOTHING) and, only
+    if it was inserted, the batch's conversation, attempts and audit events. Its scalar result is 1
+    if the message was new, else 0 (a replay: nothing written)."""
+    messages = _table(MessageRow)
+    gate = (
+        postgresql.insert(messages)
+        .values(message)
+        .on_conflict_do_nothing(index_elements=["provider_sid"])
+        .returning(messages.c.id)
+        .cte("m")
+    )
+    ctes: list[Any] = []
+
+    def when_new(table: Table, values: dict[str, Any]) -> Any:
+        cols = list(values)
+        source = select(*(literal(values[c], type_=table.c[c].type).label(c) for c in cols)).select_from(gate)
+        return postgresql.insert(table).from_select(cols, source)
+
+    if batch.conversation is not None:
+        table = _table(ConversationRow)
+        ins = when_new(table, batch.conversation)
+        keep = {"id", "started_at", "ended_at"}
+        changes = {k: ins.excluded[k] for k in batch.conversation if k not in keep}
+        stmt = ins.on_conflict_do_update(index_elements=["id"], set_=changes)
+        ctes.append(stmt.returning(table.c.id).cte(f"g{len(ctes)}"))
+    for row in batch.attempts:
+        table = _table(ContactAttemptRow)
+        stmt = when_new(table, row).on_conflict_do_nothing(index_elements=["provider_sid"])
+        ctes.append(stmt.returning(table.c.id).cte(f"g{len(ctes)}"))
+    for row in batch.audits:
+        table = _table(AuditEventRow)
+        ctes.append(when_new(table, row).returning(table.c.id).cte(f"g{len(ctes)}"))
+    return select(func.count()).select_from(gate).add_cte(*ctes)
