@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,42 +26,7 @@ from agent.store.models import (
 )
 from agent.store.models_outreach import OPEN_STATES, OutreachAccountRow, OutreachCursorRow, OutreachJobRow
 
-
-@dataclass(frozen=True, slots=True)
-class OutreachJob:
-    job_id: str
-    practice_id: str
-    guarantor_id: str
-    cycle_id: str
-    step_key: str
-    channel: str
-    to: str
-    line_type: str
-    purpose: str
-    tier: str
-    score: float
-    reasons: tuple[str, ...]
-    balance: Decimal
-    plan_date: date
-    due_at: datetime
-    state: str
-    approval: str
-    tries: int
-    provider_ref: str | None
-    detail: str
-    created_at: datetime
-    sent_at: datetime | None
-    claimed_by: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Cycle:
-    cycle_id: str
-    started_on: date
-    review_task_id: str | None
-    next_review_on: date | None = None
-    reviewed_at: datetime | None = None
-    balance_changed: bool = True
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +48,41 @@ class PlannedJob:
     balance: Decimal
     plan_date: date
     due_at: datetime
-    approval: str  # auto | required
+    approval: str  # auto | required | approved | rejected
+
+
+@dataclass(frozen=True, slots=True)
+class OutreachJob(PlannedJob):
+    """A stored job: the plan plus where it stands."""
+
+    job_id: str = ""
+    state: str = ""
+    tries: int = 0
+    provider_ref: str | None = None
+    detail: str = ""
+    created_at: datetime = EPOCH  # always set on stored jobs (a default only because PlannedJob has none)
+    sent_at: datetime | None = None
+    claimed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    cycle_id: str
+    started_on: date
+    review_task_id: str | None
+    next_review_on: date | None = None
+    reviewed_at: datetime | None = None
+    balance_changed: bool = True
+
+
+_PLANNED = tuple(PlannedJob.__dataclass_fields__)
 
 
 def _job(r: OutreachJobRow) -> OutreachJob:
-    return OutreachJob(
-        r.id, r.practice_id, r.guarantor_id, r.cycle_id, r.step_key, r.channel, r.to, r.line_type,
-        r.purpose, r.tier, r.score, tuple(r.reasons or ()), r.balance, r.plan_date, r.due_at, r.state,
-        r.approval, r.tries, r.provider_ref, r.detail, r.created_at, r.sent_at, r.claimed_by,
-    )  # fmt: skip
+    plan = {k: getattr(r, k) for k in _PLANNED}
+    plan["reasons"] = tuple(r.reasons or ())
+    return OutreachJob(**plan, job_id=r.id, state=r.state, tries=r.tries, provider_ref=r.provider_ref,
+                       detail=r.detail, created_at=r.created_at, sent_at=r.sent_at, claimed_by=r.claimed_by)  # fmt: skip
 
 
 # Planning may revive a job of the same step that ended without contacting anyone for a reason that
@@ -218,7 +209,7 @@ class OutreachStore(StoreBase):
         now = self._now()
         state = "scheduled" if job.approval == "auto" else "awaiting_approval"
         values: dict[str, Any] = {
-            **{k: getattr(job, k) for k in PlannedJob.__dataclass_fields__},
+            **{k: getattr(job, k) for k in _PLANNED},
             "reasons": list(job.reasons),
             "id": new_id("oj_"),
             "state": state,
