@@ -63,6 +63,7 @@ class Reading:
     when: str | None = None  # callback time words
     channel: str | None = None  # opt-out scope: voice | sms | email | all
     injection: bool = False
+    link: bool = False  # the patient accepted an offer of a texted link (pay by link, not keypad)
 
 
 def _wordset(text: str) -> frozenset[str]:

@@ -104,7 +104,7 @@ class RulesBrain:
             await flows.choose_plan(t, r)
             return True
         if pending in ("after_balance", "offer_link") and yes:
-            await self._debt(t, Reading(Intent.PAY, full=True))
+            await self._debt(t, Reading(Intent.PAY, full=True, link=pending == "offer_link"))
             return True
         if pending == "offer_transfer" and yes:
             await self._human(t, r)

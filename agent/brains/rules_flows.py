@@ -3,6 +3,7 @@ disputes and hardship. Every amount and date said comes from a tool result's `da
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agent.brains.intents import Intent, Reading
@@ -165,8 +166,21 @@ def _link_kind(t: RulesTurn, data: dict[str, Any]) -> str | None:
     return None
 
 
+_WANTS_LINK = re.compile(r"\b(?:link|text|txt|sms|e-?mail|online|website|portal)\b", re.I)
+
+
 async def pay(t: RulesTurn, r: Reading) -> None:
+    """On a call: the keypad hand-off (`take_payment`, which itself falls back to a texted link where
+    keypad capture is unavailable) unless the caller asks for a link; by text: a link."""
     amount = r.amount if r.amount and not r.full else "full"
+    if t.voice and not (r.link or _WANTS_LINK.search(t.text)):
+        result = await t.call("take_payment", amount=amount)
+        if not result.ok:
+            return refused(t, result)
+        t.relay(result)  # keypad instructions, or the truthful "can't take a card by phone" + link
+        if result.data.get("handoff") != "pay":  # the stream closes after the keypad instructions
+            t.ask("anything_else", "anything_else")
+        return
     result = await t.call("send_payment_link", amount=amount)
     if not result.ok:
         return refused(t, result)

@@ -96,6 +96,7 @@ ARGS: dict[str, type[_Args]] = {
     "offer_plan": OfferArgs,
     "accept_plan": AcceptArgs,
     "send_payment_link": LinkArgs,
+    "take_payment": LinkArgs,
     "log_promise": PromiseArgs,
     "flag_dispute": DisputeArgs,
     "request_financial_assistance": HardshipArgs,
@@ -119,6 +120,7 @@ class Account:
     staff_live: bool = True
     max_attempts: int = 3
     url: str = "https://pay.example.test/l/abc123"
+    keypad: bool = True  # the call can hand off to <Pay> (Stripe configured and a live call)
 
 
 MONDAY = datetime.fromisoformat("2026-03-02T10:00:00-06:00")
@@ -308,7 +310,7 @@ class ScriptedTools:
             data.update(payment_url=self.account.url, sent=False, delivery="reply")
         return data
 
-    def _send_payment_link(self, a: LinkArgs) -> ToolResult:
+    def _payable(self, a: LinkArgs) -> Decimal | ToolResult:
         balance = self.account.balance
         if str(a.amount).strip().lower() == "full":
             amount = balance
@@ -325,6 +327,25 @@ class ScriptedTools:
             return ToolResult.refuse(
                 "below_minimum", f"The smallest payment I can take is {_m(self.account.min_partial)}."
             )
+        return amount
+
+    def _take_payment(self, a: LinkArgs) -> ToolResult:
+        amount = self._payable(a)
+        if isinstance(amount, ToolResult):
+            return amount
+        if not self.account.keypad or self.state.channel != "voice":
+            return self._send_payment_link(a)
+        self.state.pending_handoff = "pay"
+        return ToolResult(
+            ok=True,
+            message=f"I'll pass you to our secure keypad payment for {_m(amount)}.",
+            data={"handoff": "pay", "handoff_id": "pho_1", "amount": str(amount)},
+        )
+
+    def _send_payment_link(self, a: LinkArgs) -> ToolResult:
+        amount = self._payable(a)
+        if isinstance(amount, ToolResult):
+            return amount
         self.state.outcome = "link_sent"
         data = self._link_data(amount)
         if data["delivery"] == "reply":

@@ -124,9 +124,26 @@ async def test_pay_now_link_by_sms_and_by_voice(rules: RulesBrain) -> None:
     assert "https://pay.example.test/l/abc123" in reply and "$450.00" in reply
     voice = Chat(rules, "voice")
     await verified(voice)
-    reply = await voice.say("can I pay $100 now")
+    reply = await voice.say("can you text me a link to pay $100")
     assert voice.tools.calls[-1] == ("send_payment_link", {"amount": "$100"})
     assert "texted you a secure link to pay one hundred dollars" in reply and "http" not in reply
+
+
+async def test_paying_on_a_call_hands_off_to_the_keypad(rules: RulesBrain) -> None:
+    voice = Chat(rules, "voice")
+    await verified(voice)
+    reply = await voice.say("can I pay $100 now")
+    assert voice.tools.calls[-1] == ("take_payment", {"amount": "$100"})
+    assert "keypad" in reply and voice.conv.state.pending_handoff == "pay"
+    assert "anything else" not in reply.lower()  # the stream closes for the keypad after this turn
+
+
+async def test_paying_on_a_call_without_keypad_capture_says_so_and_texts_a_link(rules: RulesBrain) -> None:
+    voice = Chat(rules, "voice", account=Account(keypad=False))
+    await verified(voice)
+    reply = await voice.say("I'd like to pay the whole thing")
+    assert voice.tools.calls[-1] == ("take_payment", {"amount": "full"})
+    assert "texted" in reply and "keypad" not in reply
 
 
 async def test_payment_refusal_is_relayed(rules: RulesBrain) -> None:
