@@ -133,12 +133,6 @@ async def open_call_conversation(
     return conv, ctx
 
 
-async def first_name(deps: VoiceDeps, patient_id: str | None) -> str:
-    """How an outbound call asks for the patient (first name only; nothing about why we call)."""
-    patient = await deps.pms.get_patient(patient_id) if patient_id else None
-    return patient.name.split()[0] if patient and patient.name else "the account holder"
-
-
 async def record_call_end(
     deps: VoiceDeps,
     conv: Conversation,

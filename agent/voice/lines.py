@@ -39,13 +39,15 @@ def _phone(e164: str) -> str:
     return e164
 
 
-def greeting(policy: PracticePolicy, *, outbound_name: str | None = None) -> str:
-    """Names the practice, the automated assistant and the recording notice (as the policy says)."""
+def greeting(policy: PracticePolicy, *, outbound: bool = False) -> str:
+    """Names the practice, the automated assistant and the recording notice (as the policy says).
+
+    An outbound call never names the patient before verification: until asynchronous AMD answers,
+    the listener may be an answering machine recording the greeting (rules: limited content)."""
     d = policy.disclosures
     common = {"practice": policy.practice.name, "recording": d.recording_notice, "ai": d.ai_disclosure}
-    if outbound_name:
-        return render("greeting_outbound", channel="voice", lang="en", name=outbound_name, **common)
-    return render("greeting", channel="voice", lang="en", **common)
+    key = "greeting_outbound_call" if outbound else "greeting"
+    return render(key, channel="voice", lang="en", **common)
 
 
 def silence_goodbye(policy: PracticePolicy) -> str:

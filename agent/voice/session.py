@@ -38,7 +38,6 @@ from agent.voice.call_state import (
     CallResult,
     VoiceConfig,
     VoiceDeps,
-    first_name,
     open_call_conversation,
     record_call_end,
 )
@@ -502,10 +501,8 @@ class VoiceSession:
         assert grant is not None
         if grant.resume:
             text = lines.resume_line(grant.resume)
-        elif grant.direction == "outbound":
-            return  # the outbound greeting names the patient: spoken once the conversation is loaded
         else:
-            text = lines.greeting(self.deps.policy)
+            text = lines.greeting(self.deps.policy, outbound=grant.direction == "outbound")
         self._say([text], kind="greeting", transcript=True)
 
     async def _open_conversation(self) -> None:
@@ -517,10 +514,6 @@ class VoiceSession:
         self.result.conversation_id = self.conv.conversation_id
         if self.turn is not None and self.turn.kind == "greeting":
             self._add_agent_line(self.turn.reply_text())
-        elif grant.direction == "outbound" and not grant.resume:
-            name = await first_name(self.deps, grant.patient_id)
-            self._say([lines.greeting(self.deps.policy, outbound_name=name)], kind="greeting")
-            self._add_agent_line(self.turn.reply_text() if self.turn else "")
         self._conv_ready.set()
 
     def _add_agent_line(self, text: str) -> None:

@@ -36,6 +36,7 @@ SAMPLE = {
 PRE_VERIFICATION = [
     "greeting",
     "greeting_outbound",
+    "greeting_outbound_call",
     "who_is_calling",
     "right_party_ask",
     "recording_notice",
