@@ -9,10 +9,18 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from agent.logs import configure_logging
-from agent.routes import api, console, email_unsubscribe, ops, stripe_webhook, twilio_calls, twilio_sms
-from agent.routes import twilio_voice  # inbound calls, media websocket, warm transfer
-from agent.routes import twilio_pay  # <Pay> action and status callbacks
-from agent.routes import outreach_api  # worklist, approvals, promise reconciliation
+from agent.routes import (
+    api,
+    console,
+    email_unsubscribe,
+    ops,
+    outreach_api,  # worklist, approvals, promise reconciliation
+    stripe_webhook,
+    twilio_calls,
+    twilio_pay,  # <Pay> action and status callbacks
+    twilio_sms,
+    twilio_voice,  # inbound calls, media websocket, warm transfer
+)
 from agent.runtime import Runtime, build_runtime, utc_now
 from agent.settings import Settings, load_settings
 

@@ -123,7 +123,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     o = p.add_argument_group("outreach")
     o.add_argument("--outreach-patients", type=int, default=3000, help="demo practice size for dispatch")
     o.add_argument("--outreach-backend", choices=("sqlite", "postgresql"), action="append")
-    o.add_argument("--dispatchers", type=int, action="append", help="concurrent dispatchers (default 1 and 4)")
+    o.add_argument(
+        "--dispatchers", type=int, action="append", help="concurrent dispatchers (default 1 and 4)"
+    )
     v = p.add_argument_group("voice")
     v.add_argument(
         "--voice-calls", type=int, action="append", help="capacity level (repeatable; default 100 and 200)"

@@ -116,11 +116,12 @@ async def create_all_for_tests(engine: AsyncEngine) -> None:
 
 def all_metadata() -> list[Any]:
     """Our metadata plus the local PMS's (if that package is installed): what migrations target."""
-    import agent.store.models_calls  # noqa: F401  (outbound dial state, outreach e-mails)
-    import agent.store.models_console  # noqa: F401  (console users/sessions on the shared Base)
-    import agent.store.models_outreach  # noqa: F401  (outreach jobs, cycles, sync cursors)
-    import agent.store.models_payments  # noqa: F401  (<Pay> hand-offs, self-charging plans)
+    import agent.store.models_calls
+    import agent.store.models_console
+    import agent.store.models_outreach
+    import agent.store.models_payments
     import agent.store.models_voice  # noqa: F401  (voice calls: hand-offs, outcomes)
+
     out: list[Any] = [Base.metadata]
     try:
         from pms.local.models import metadata as pms_metadata
