@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("line_type", sa.String(length=16), nullable=False),
         sa.Column("purpose", sa.String(length=40), nullable=False),
         sa.Column("tier", sa.String(length=32), nullable=False),
-        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("score", sa.Double(), nullable=False),
         sa.Column("reasons", sa.JSON(), nullable=False),
         sa.Column("balance", sa.Numeric(precision=12, scale=2), nullable=False),
         sa.Column("plan_date", sa.Date(), nullable=False),
