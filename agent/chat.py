@@ -16,6 +16,7 @@ from agent.bootstrap import prepare
 from agent.conversation import Conversation
 from agent.logs import configure_logging
 from agent.messaging import ConversationMessenger
+from agent.pms_lookup import match_caller
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from agent.sms import InboundText
@@ -101,7 +102,7 @@ async def _sms_loop(runtime: Runtime, outbox: LocalOutbox, number: str, console:
 
 
 async def _voice_loop(runtime: Runtime, outbox: LocalOutbox, number: str, console: Console) -> None:
-    matches = await runtime.pms.find_patients_by_phone(number)
+    matches = await match_caller(runtime.pms, number)
     state = CallerState(
         conversation_id=f"cv_{uuid.uuid4().hex[:20]}",
         channel="voice",

@@ -23,6 +23,7 @@ from agent.conversation import Conversation
 from agent.logs import get_logger
 from agent.messaging import GuardedSms
 from agent.metrics import SMS_INBOUND
+from agent.pms_lookup import match_caller
 from agent.state.base import SharedState
 from agent.store.records import SqlRecords
 from agent.store.writes import WriteBatch
@@ -298,7 +299,7 @@ class SmsChannel:
 
     async def _new_conversation(self, phone: str) -> tuple[Conversation, dict[str, Any]]:
         """A conversation for a number with none open (caller ID from the PMS); not yet stored."""
-        matches = await self.pms.find_patients_by_phone(phone)
+        matches = await match_caller(self.pms, phone)
         state = CallerState(
             conversation_id=f"cv_{uuid.uuid4().hex[:20]}",
             channel="sms",

@@ -24,6 +24,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from agent.conversation import Conversation
 from agent.logs import get_logger
 from agent.metrics import WEBHOOKS
+from agent.pms_lookup import match_caller
 from agent.routes.deps import get_runtime
 from agent.runtime import Runtime
 from agent.store.voice_calls import VoiceCallStore
@@ -95,7 +96,7 @@ async def voice_inbound(request: Request) -> Response:
 
 async def _open_conversation(runtime: Runtime, caller: str | None) -> str:
     """A new voice conversation for the caller, with the patients on file for that number (unverified)."""
-    matches = await runtime.pms.find_patients_by_phone(caller) if caller and caller.startswith("+") else []
+    matches = await match_caller(runtime.pms, caller)
     state = CallerState(
         conversation_id=f"cv_{uuid.uuid4().hex[:20]}",
         channel="voice",

@@ -150,6 +150,19 @@ def test_open_dental_down_is_not_ready(scenario_app: AppFactory, od_practice: Fa
     assert not pms["ok"] and "eConnector" in pms["detail"]
 
 
+def test_a_text_while_open_dental_is_down_still_gets_an_answer(
+    scenario_app: AppFactory, od_practice: FakeOpenDental
+) -> None:
+    app = opendental_app(scenario_app, od_practice)
+    od_practice.econnector_down = True
+    phone = "+17635550101"
+    response = app.text(phone, "how much do I owe")
+    assert response.status_code == 200, response.text
+    replies = app.replies_to(phone)
+    assert replies and "$" not in replies[-1]  # asked who they are; nothing about any balance
+    od_practice.econnector_down = False
+
+
 def test_a_csv_practice_gets_every_write_back_in_the_export(scenario_app: AppFactory, tmp_path: Path) -> None:
     """PMS=csv (Dentrix, Eaglesoft, Curve): the local PMS records the promise for BalanceLine, the
     patient hears that the billing team will update the account, and staff get it in the export."""
