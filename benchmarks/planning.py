@@ -357,15 +357,17 @@ def _timed(fn: Callable[[], Any]) -> float:
 
 
 def _clear_caches() -> None:
-    """Empty the policy modules' lru_caches so the first pass is really cold."""
-    from policies import compliance, timezones
+    """Empty the policy modules' caches (lru_caches, per-policy rules, per-prefix phone memo) so the
+    first pass is really cold: zone resolution, phone look-ups, holidays, window searches."""
+    from policies import cadence, compliance, timezones, windows
 
-    for mod in (compliance, timezones):
+    for mod in (compliance, timezones, windows, cadence):
         for obj in vars(mod).values():
             clear = getattr(obj, "cache_clear", None)
             if callable(clear):
                 clear()
     compliance._RULES.clear()
+    timezones._BY_PREFIX.clear()
 
 
 def run_planning(

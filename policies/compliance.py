@@ -212,8 +212,15 @@ def _spec(
     return WindowSpec(allowed, no_sundays=no_sundays, holiday_country=holiday_country)
 
 
+@lru_cache(maxsize=16_384)
 def _window_blocks(base: tuple[int, int], patient_iv: tuple[tuple[int, int], ...], spec: WindowSpec,
-                   zones: tuple[ZoneInfo, ...], now: datetime, note: str) -> list[Block]:  # fmt: skip
+                   zones: tuple[ZoneInfo, ...], now: datetime, note: str) -> tuple[Block, ...]:  # fmt: skip
+    """The calendar/window blocks at `now` (UTC), () when the window is open in every zone.
+
+    Memoised: a pure function of its arguments, which thousands of accounts share in one plan
+    (same zones, same instant, usually no patient restriction)."""
+    if spec.allowed(zones, now):
+        return ()
     found: dict[str, Block] = {}
     for z in zones:
         loc = now.astimezone(z)
@@ -234,7 +241,7 @@ def _window_blocks(base: tuple[int, int], patient_iv: tuple[tuple[int, int], ...
                 "inconvenient_time",
                 f"It is {clock(sec)} in {z.key}; the patient asked to be contacted {spans}.",
             )
-    return [found[k] for k in ("holiday", "sunday", "outside_window", "inconvenient_time") if k in found]
+    return tuple(found[k] for k in ("holiday", "sunday", "outside_window", "inconvenient_time") if k in found)
 
 
 def check(
@@ -290,7 +297,7 @@ def check(
     windowed = action.channel != "email" or rules.window_for_email
     spec: WindowSpec | None = None
     zones: tuple[ZoneInfo, ...] = ()
-    window: list[Block] = []
+    window: tuple[Block, ...] = ()
     if windowed:
         base = rules.base
         note = ""
@@ -313,19 +320,19 @@ def check(
             standing.append(
                 Block("no_common_window", "The patient's restrictions leave no time to contact them.")
             )
-        elif not spec.allowed(zones, now):
+        else:
             window = _window_blocks(base, patient_iv, spec, zones, now, note)
 
     caps = Caps(action, to, patient, account, history, policy, now, primary, profiles, consented)
     temporal = caps.blocks()
     if standing or not (temporal or window):
-        return _decide(standing, temporal + window, None)
+        return _decide(standing, [*temporal, *window], None)
     at = _next_allowed(now, temporal, caps.future, spec, zones)
     if at is None and spec is not None and all(b.until for b in temporal):
         standing.append(
             Block("no_common_window", f"The contact windows in {', '.join(res.zones)} never overlap.")
         )
-    return _decide(standing, temporal + window, at.astimezone(primary) if at else None)
+    return _decide(standing, [*temporal, *window], at.astimezone(primary) if at else None)
 
 
 def _next_allowed(now: datetime, temporal: list[Block], future: list[tuple[datetime, datetime]],

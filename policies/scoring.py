@@ -61,16 +61,6 @@ def prioritise(
     age = days_old(account, today)
     bp = history.broken_promises
 
-    components = _components(account, history, balance, age)
-    score = round(
-        w.balance * components[0]
-        + w.age * components[1]
-        + w.payer_history * components[2]
-        + w.broken_promises * components[3]
-        + w.contactability * components[4],
-        2,
-    )
-
     dnc = [f for f in w.do_not_contact_flags if f in flags]
     if "deceased" in flags and "deceased" not in dnc:
         dnc.insert(0, "deceased")
@@ -80,6 +70,16 @@ def prioritise(
         return Priority(Tier.DO_NOT_CONTACT, 0.0, tuple(f"flagged {f}" for f in dnc))
     if any(s.scope == SuppressionScope.ALL and s.value is None for s in history.suppressions):
         return Priority(Tier.DO_NOT_CONTACT, 0.0, ("opted out of all contact",))
+
+    components = _components(account, history, balance, age)  # only contactable accounts are scored
+    score = round(
+        w.balance * components[0]
+        + w.age * components[1]
+        + w.payer_history * components[2]
+        + w.broken_promises * components[3]
+        + w.contactability * components[4],
+        2,
+    )
 
     reasons: list[str] = []
     signals: list[str] = [f"balance {money(balance)}"]

@@ -134,8 +134,11 @@ def _lookup_zones(e164: str) -> tuple[str, ...]:
     return tuple(z for z in zones if valid_zone(z))
 
 
+@lru_cache(maxsize=262_144)
 def phone_zones(e164: str | None) -> tuple[str, ...]:
-    """Zones the number's area code covers; () when unknown, non-geographic or not a phone number."""
+    """Zones the number's area code covers; () when unknown, non-geographic or not a phone number.
+
+    Cached per number (one C-level look-up on the hot path) over the per-prefix memo."""
     if not e164 or not e164.startswith("+"):
         return ()
     return _memo("zones", e164, _lookup_zones)
@@ -155,6 +158,7 @@ def _lookup_state(e164: str) -> str | None:
     return STATE_NAMES.get(desc.casefold())
 
 
+@lru_cache(maxsize=262_144)
 def phone_state(e164: str | None) -> str | None:
     """The US state of the number's area code (e.g. "FL" for +1305...), None when unknown."""
     if not e164 or not e164.startswith("+"):
@@ -174,11 +178,19 @@ class ZoneResolution:
 
 def resolve_zones(patient: Patient, phone: str | None, policy: PracticePolicy) -> ZoneResolution:
     """All candidate zones for contacting `patient` at `phone` (None for e-mail: all their phones)."""
+    if phone:
+        return _resolve_phone(patient.timezone, patient.state, phone, policy.compliance.unknown_timezone)
     phones: tuple[str, ...] = (phone,) if phone else tuple(c.value for c in patient.phones)
     by_phone = tuple(pz for pz in (phone_zones(p) for p in phones) if pz)
     return _resolve(
         patient.timezone, (patient.state or "").upper(), by_phone, policy.compliance.unknown_timezone
     )
+
+
+@lru_cache(maxsize=262_144)
+def _resolve_phone(tz: str | None, state: str | None, phone: str, unknown: str) -> ZoneResolution:
+    pz = phone_zones(phone)
+    return _resolve(tz, (state or "").upper(), (pz,) if pz else (), unknown)
 
 
 @lru_cache(maxsize=65536)

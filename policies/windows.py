@@ -102,8 +102,12 @@ class WindowSpec:
         return True
 
 
+@lru_cache(maxsize=65_536)
 def local_instant(d: date, sec: int, z: ZoneInfo) -> datetime:
-    """The earliest instant whose wall time in `z` is at or after (d, sec), as an aware UTC datetime."""
+    """The earliest instant whose wall time in `z` is at or after (d, sec), as an aware UTC datetime.
+
+    Memoised: a pure function of (day, second, zone), and the planner asks for the same local
+    midnights and window openings for thousands of accounts."""
     wall = datetime.combine(d, time(sec // 3600, sec % 3600 // 60, sec % 60))
     first = wall.replace(tzinfo=z).astimezone(UTC)
     if first.astimezone(z).replace(tzinfo=None) == wall:
@@ -152,9 +156,20 @@ def next_open(
     Each zone's next opening is a lower bound for the common one, so iterating "jump to the latest
     per-zone opening" climbs to the least common instant (or past the horizon when the zones'
     windows never overlap).
+
+    Memoised per (spec, zones, instant): the search depends on the instant only, not on `t`'s
+    tzinfo, so it runs on `t` in UTC and `t` itself is returned when it is already open.
     """
     if not spec.intervals or not zones:
         return None
+    found = _next_open(spec, zones, t.astimezone(UTC), horizon_days)
+    return t if found == t else found
+
+
+@lru_cache(maxsize=16_384)
+def _next_open(
+    spec: WindowSpec, zones: tuple[ZoneInfo, ...], t: datetime, horizon_days: int
+) -> datetime | None:
     limit = t.astimezone(zones[0]).date() + timedelta(days=horizon_days)
     cur = t
     for _ in range(4 * horizon_days):
