@@ -16,7 +16,9 @@ So this speaks the documented protocol with ``websockets`` directly (rules-and-p
 One socket per ``synthesize`` / ``stream`` call (one turn or sentence), so barge-in is simple:
 stopping iteration (``aclose()`` on the generator, or cancelling the consuming task) closes that socket
 at once and ElevenLabs stops generating. A ``ElevenLabsTextToSpeech`` holds only configuration and can
-serve every call in the process. Text goes through ``text_normalise.speakable`` first (money, dates,
+serve every call in the process; ``for_call()`` gives one call a ``WarmElevenLabs`` that opens (and
+initialises) the next sentence's socket while the current one plays, so no sentence waits for a
+handshake. Text goes through ``text_normalise.speakable`` first (money, dates,
 phone numbers, digit strings), like the local TTS.
 
 Failures (connect refused or timed out, bad key, an error message, a socket that ends without
@@ -28,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
@@ -36,11 +39,12 @@ from urllib.parse import quote, urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.protocol import State
 
 from telephony.speech import SpeechProviderError
 from telephony.text_normalise import speakable
 
-__all__ = ["DEFAULT_ELEVENLABS_URL", "ElevenLabsTextToSpeech"]
+__all__ = ["DEFAULT_ELEVENLABS_URL", "ElevenLabsTextToSpeech", "WarmElevenLabs"]
 
 _logger = logging.getLogger("telephony.elevenlabs_tts")
 DEFAULT_ELEVENLABS_URL = "wss://api.elevenlabs.io"
@@ -101,9 +105,17 @@ class ElevenLabsTextToSpeech:
         """8 kHz mu-law chunks for ``text`` as ElevenLabs streams them."""
         return self.stream(_one(text))
 
-    async def stream(self, texts: AsyncIterable[str]) -> AsyncIterator[bytes]:
-        """Audio for text that is still being written (a turn streamed sentence by sentence)."""
-        socket = await self._connect()
+    def for_call(self) -> WarmElevenLabs:
+        """One call's view of this provider, with the next sentence's socket opened ahead of time."""
+        return WarmElevenLabs(self)
+
+    async def stream(
+        self, texts: AsyncIterable[str], *, socket: ClientConnection | None = None
+    ) -> AsyncIterator[bytes]:
+        """Audio for text that is still being written (a turn streamed sentence by sentence).
+
+        ``socket``: one already opened by ``open_socket`` (its first message sent); else one is opened."""
+        socket = socket or await self.open_socket()
         sender = asyncio.create_task(self._send_texts(socket, texts), name="elevenlabs-send")
         sender.add_done_callback(lambda task: _close_if_failed(task, socket))
         try:
@@ -130,6 +142,26 @@ class ElevenLabsTextToSpeech:
             # ElevenLabs stops generating; waiting for its reply is capped by close_timeout_s.
             await socket.close()
 
+    async def open_socket(self) -> ClientConnection:
+        """A connected socket with the first message (settings, key) sent: ready for text."""
+        socket = await self._connect()
+        first: dict[str, Any] = {
+            "text": " ",
+            "voice_settings": self._voice_settings,
+            "generation_config": {"chunk_length_schedule": self._schedule},
+            "xi-api-key": self._api_key,
+        }
+        try:
+            await socket.send(json.dumps(first))
+        except ConnectionClosed as exc:
+            raise SpeechProviderError("ElevenLabs closed the socket before the first message") from exc
+        return socket
+
+    @property
+    def spare_max_age_s(self) -> float:
+        """How long an unused socket stays usable: ElevenLabs closes it after ``inactivity_timeout``."""
+        return max(1.0, self._inactivity_timeout_s - 5.0)
+
     async def _connect(self) -> ClientConnection:
         try:
             return await connect(
@@ -145,18 +177,86 @@ class ElevenLabsTextToSpeech:
             raise SpeechProviderError(f"ElevenLabs connect failed: {type(exc).__name__}") from exc
 
     async def _send_texts(self, socket: ClientConnection, texts: AsyncIterable[str]) -> None:
-        first: dict[str, Any] = {
-            "text": " ",
-            "voice_settings": self._voice_settings,
-            "generation_config": {"chunk_length_schedule": self._schedule},
-            "xi-api-key": self._api_key,
-        }
-        await socket.send(json.dumps(first))
         async for text in texts:
             spoken = (speakable(text) if self._normalise else text).strip()
             if spoken:
                 await socket.send(json.dumps({"text": spoken + " ", "flush": True}))
         await socket.send(json.dumps({"text": ""}))
+
+
+class WarmElevenLabs:
+    """One call's ElevenLabs (``TextToSpeech``): still one socket per sentence, but each sentence takes a
+    socket opened and initialised in the background while the previous one played, and opens the next.
+
+    A spare older than ``spare_max_age_s`` (ElevenLabs would have closed it for inactivity), closed, or
+    that failed to open is replaced by a fresh connect at use, whose failure raises as usual. ``warm()``
+    refreshes a stale spare ahead of time (the session calls it when the caller's turn ends);
+    ``aclose()`` closes the spare when the call ends.
+    """
+
+    def __init__(self, tts: ElevenLabsTextToSpeech) -> None:
+        self._tts = tts
+        self._spare: asyncio.Task[ClientConnection] | None = None
+        self._spare_at = 0.0
+        self._closed = False
+
+    def warm(self) -> None:
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        if self._spare is not None and loop.time() - self._spare_at < self._tts.spare_max_age_s:
+            return
+        self._discard()
+        self._spare_at = loop.time()
+        self._spare = loop.create_task(self._tts.open_socket(), name="elevenlabs-spare")
+        self._spare.add_done_callback(_retrieve)
+
+    def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        return self._stream(text)
+
+    async def _stream(self, text: str) -> AsyncIterator[bytes]:
+        socket = await self._take()
+        async for audio in self._tts.stream(_one(text), socket=socket):
+            yield audio
+
+    async def _take(self) -> ClientConnection:
+        spare, self._spare = self._spare, None
+        socket: ClientConnection | None = None
+        if spare is not None:
+            fresh = asyncio.get_running_loop().time() - self._spare_at < self._tts.spare_max_age_s
+            if fresh and (not spare.done() or spare.exception() is None):
+                with contextlib.suppress(SpeechProviderError):
+                    socket = await spare
+            else:
+                _close_spare(spare)
+        if socket is not None and socket.state is not State.OPEN:
+            socket = None
+        if socket is None:
+            socket = await self._tts.open_socket()
+        self.warm()  # the next sentence's socket
+        return socket
+
+    def _discard(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            _close_spare(spare)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._discard()
+
+
+def _retrieve(task: asyncio.Task[ClientConnection]) -> None:
+    if not task.cancelled():
+        task.exception()  # a failed spare is replaced at use; never "exception was never retrieved"
+
+
+def _close_spare(spare: asyncio.Task[ClientConnection]) -> None:
+    if not spare.done():
+        spare.cancel()
+    elif not spare.cancelled() and spare.exception() is None:
+        _background.add(task := asyncio.ensure_future(spare.result().close()))
+        task.add_done_callback(_background.discard)
 
 
 def _ws_origin(base_url: str) -> str:

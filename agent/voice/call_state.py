@@ -33,7 +33,9 @@ log = get_logger(__name__)
 class VoiceConfig:
     """Timings of the session (ms unless said otherwise)."""
 
-    barge_in_min_speech_ms: int = 120
+    barge_in_min_speech_ms: int = 120  # counted from the VAD's onset (vad_onset_threshold)
+    vad_threshold: float = 0.5  # a run of frames is speech once one reaches this probability ...
+    vad_onset_threshold: float = 0.3  # ... and it runs from/until the frames below this (hysteresis)
     barge_in_commit_speech_ms: int = 700  # speech this long over the agent is a real interruption
     barge_in_release_ms: int = 1500  # no decision this long after the caller went quiet → resume
     vad_end_ms: int = 1200  # our VAD's silence that ends a turn when the STT's end event is late

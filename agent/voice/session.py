@@ -92,7 +92,10 @@ class VoiceSession:
         self.playout: Playout | None = None
         self.stt: SpeechToText | None = None
         self._stt_gen = 0
-        self.tts: TextToSpeech = providers.tts
+        # a per-call view of the TTS when it has one (ElevenLabs: the next sentence's socket kept warm)
+        for_call = getattr(providers.tts, "for_call", None)
+        self._call_tts: Any = for_call() if callable(for_call) else None
+        self.tts: TextToSpeech = self._call_tts or providers.tts
         self._tts_fallback_used = False
         self._stt_fallback_used = False
         self.vad = providers.new_vad()
@@ -104,6 +107,7 @@ class VoiceSession:
         self._end_reason: str | None = None
         # caller side
         self._speech_run_ms = 0
+        self._speech_confirmed = False
         self._caller_talking = False
         self._echo_in_utterance = False
         self._last_voice_at = 0.0
@@ -250,6 +254,9 @@ class VoiceSession:
                 await self.stt.close()
         if self.playout is not None:
             await self.playout.close()
+        if self._call_tts is not None:
+            with contextlib.suppress(Exception):
+                await self._call_tts.aclose()
         self._closed = True
         if self._on_stream_end is not None:
             with contextlib.suppress(Exception):
@@ -283,11 +290,18 @@ class VoiceSession:
             except Exception as exc:
                 self._spawn(self._stt_failed(exc, self._stt_gen))
         self.echo.inbound(payload, now)
-        speech = self.vad.process(payload) >= 0.5
-        if not speech:
+        prob = self.vad.process(payload)
+        if prob < self.cfg.vad_onset_threshold:
             self._speech_run_ms = 0
+            self._speech_confirmed = False
             return
+        # Hysteresis: the run counts from the onset the VAD half-hears (a fricative before the vowel)
+        # but is speech only once a frame reaches ``vad_threshold``; then it lasts until the low one.
         self._speech_run_ms += 20
+        if not self._speech_confirmed:
+            if prob < self.cfg.vad_threshold:
+                return
+            self._speech_confirmed = True
         self._last_voice_at = now
         self._last_activity = now
         if self._speech_run_ms < self.cfg.barge_in_min_speech_ms:
@@ -326,6 +340,7 @@ class VoiceSession:
                     if self._barge_turn is not None and len(words) >= 2 and not is_backchannel(event.text):
                         self._spawn(self._commit_barge_in())
                 elif isinstance(event, Final):
+                    self._warm_tts()
                     if event.text.strip():
                         self._pending.append(event.text.strip())
                         if not self._caller_talking:
@@ -340,6 +355,13 @@ class VoiceSession:
             raise
         except Exception as exc:
             await self._stt_failed(exc, gen)
+
+    def _warm_tts(self) -> None:
+        """The reply is coming: make sure the TTS's next socket is open (a no-op for local speech)."""
+        warm = getattr(self.tts, "warm", None)
+        if callable(warm):
+            with contextlib.suppress(Exception):
+                warm()
 
     async def _stt_failed(self, exc: BaseException, gen: int) -> None:
         if gen != self._stt_gen or self._done.is_set():
