@@ -63,7 +63,9 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=True,
+        # not cached: a later configure_logging (the CLI's WARNING, a test's JSON) must reach
+        # module-level loggers already used; the lookup costs microseconds per event
+        cache_logger_on_first_use=False,
     )
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO), format="%(levelname)s %(name)s %(message)s"

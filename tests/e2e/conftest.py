@@ -25,13 +25,15 @@ def _need_chromium() -> None:
         pytest.skip(msg)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread while
+# it is open, which would break every asyncio test collected after this package.
+@pytest.fixture(scope="module")
 def twilio() -> Iterator[FakeTwilio]:
     with FakeTwilio() as fake:
         yield fake
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def served(twilio: FakeTwilio, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     _need_chromium()
     overrides = {
@@ -51,7 +53,7 @@ async def _warm_speech(s: Served) -> None:
     voice_service(s.app).warm()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
     _need_chromium()
     from playwright.sync_api import sync_playwright
