@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from pms.types import AccountSummary, Patient
 from policies.caps import Block, Caps
 from policies.config import PracticePolicy, StateProfile
-from policies.timezones import distinct_zones, phone_state, resolve_zones, zone
+from policies.timezones import ZoneResolution, distinct_zones, phone_state, resolve_phone, resolve_zones, zone
 from policies.types import ContactAction, ContactHistory, Decision, Purpose, SuppressionScope
 from policies.windows import DAY, WindowSpec, clock, intersect, next_open, restriction, seconds
 
@@ -212,13 +212,34 @@ def _spec(
     return WindowSpec(allowed, no_sundays=no_sundays, holiday_country=holiday_country)
 
 
+def _where(
+    patient: Patient, phone: str | None, policy: PracticePolicy
+) -> tuple[ZoneResolution, ZoneInfo, tuple[ZoneInfo, ...]]:
+    """(candidate zones, the primary zone for calendar days, the distinct zones to evaluate)."""
+    if phone:
+        unknown = policy.compliance.unknown_timezone
+        return _where_phone(patient.timezone, patient.state, phone, unknown, policy.practice.timezone)
+    res = resolve_zones(patient, None, policy)
+    return res, zone(res.primary or policy.practice.timezone), distinct_zones(res.zones)
+
+
+@lru_cache(maxsize=262_144)
+def _where_phone(
+    tz: str | None, state: str | None, phone: str, unknown: str, practice_tz: str
+) -> tuple[ZoneResolution, ZoneInfo, tuple[ZoneInfo, ...]]:
+    res = resolve_phone(tz, state, phone, unknown)
+    return res, zone(res.primary or practice_tz), distinct_zones(res.zones)
+
+
 @lru_cache(maxsize=16_384)
-def _window_blocks(base: tuple[int, int], patient_iv: tuple[tuple[int, int], ...], spec: WindowSpec,
-                   zones: tuple[ZoneInfo, ...], now: datetime, note: str) -> tuple[Block, ...]:  # fmt: skip
+def _window_blocks(base: tuple[int, int], patient_iv: tuple[tuple[int, int], ...], no_sundays: bool,
+                   holiday_country: str | None, zones: tuple[ZoneInfo, ...], now: datetime,
+                   note: str) -> tuple[Block, ...]:  # fmt: skip
     """The calendar/window blocks at `now` (UTC), () when the window is open in every zone.
 
     Memoised: a pure function of its arguments, which thousands of accounts share in one plan
     (same zones, same instant, usually no patient restriction)."""
+    spec = _spec(base, patient_iv, no_sundays, holiday_country)
     if spec.allowed(zones, now):
         return ()
     found: dict[str, Block] = {}
@@ -290,8 +311,7 @@ def check(
     if consent:
         standing.append(consent)
     phone = to if action.channel != "email" else None
-    res = resolve_zones(patient, phone, policy)
-    primary = zone(res.primary or policy.practice.timezone)
+    res, primary, candidates = _where(patient, phone, policy)
     profiles = _profiles(patient, to, action.channel, rules)
 
     windowed = action.channel != "email" or rules.window_for_email
@@ -311,7 +331,7 @@ def check(
         if base[0] >= base[1]:
             base = (0, 0)
         spec = _spec(base, patient_iv, rules.no_sundays, rules.holiday_country)
-        zones = distinct_zones(res.zones)
+        zones = candidates
         if not zones:
             standing.append(
                 Block("unknown_timezone", "No time zone can be derived for the patient (rule 6).")
@@ -321,7 +341,9 @@ def check(
                 Block("no_common_window", "The patient's restrictions leave no time to contact them.")
             )
         else:
-            window = _window_blocks(base, patient_iv, spec, zones, now, note)
+            window = _window_blocks(
+                base, patient_iv, rules.no_sundays, rules.holiday_country, zones, now, note
+            )
 
     caps = Caps(action, to, patient, account, history, policy, now, primary, profiles, consented)
     temporal = caps.blocks()

@@ -179,7 +179,7 @@ class ZoneResolution:
 def resolve_zones(patient: Patient, phone: str | None, policy: PracticePolicy) -> ZoneResolution:
     """All candidate zones for contacting `patient` at `phone` (None for e-mail: all their phones)."""
     if phone:
-        return _resolve_phone(patient.timezone, patient.state, phone, policy.compliance.unknown_timezone)
+        return resolve_phone(patient.timezone, patient.state, phone, policy.compliance.unknown_timezone)
     phones: tuple[str, ...] = (phone,) if phone else tuple(c.value for c in patient.phones)
     by_phone = tuple(pz for pz in (phone_zones(p) for p in phones) if pz)
     return _resolve(
@@ -188,7 +188,8 @@ def resolve_zones(patient: Patient, phone: str | None, policy: PracticePolicy) -
 
 
 @lru_cache(maxsize=262_144)
-def _resolve_phone(tz: str | None, state: str | None, phone: str, unknown: str) -> ZoneResolution:
+def resolve_phone(tz: str | None, state: str | None, phone: str, unknown: str) -> ZoneResolution:
+    """`resolve_zones` for one phone number, from the patient's PMS zone and state (cached)."""
     pz = phone_zones(phone)
     return _resolve(tz, (state or "").upper(), (pz,) if pz else (), unknown)
 
