@@ -12,6 +12,8 @@ Deepgram is given the practice's name (and legal name) plus a few billing words 
 
 from __future__ import annotations
 
+from typing import Any
+
 from agent.settings import Settings
 from agent.voice.providers import SpeechProviders
 from policies.config import load_policy
@@ -38,8 +40,16 @@ def cloud_speech_providers(settings: Settings, local: SpeechProviders) -> Speech
         url = settings.deepgram_url
         terms = practice_keyterms(settings)
 
+        clients: list[Any] = []  # one SDK client for every call (building one loads TLS certificates)
+
         def deepgram() -> SpeechToText:
-            return DeepgramSpeechToText(api_key=key, base_url=url, keyterms=terms)
+            if not clients:
+                from deepgram import AsyncDeepgramClient
+
+                from telephony.deepgram_stt import deepgram_environment
+
+                clients.append(AsyncDeepgramClient(api_key=key, environment=deepgram_environment(url)))
+            return DeepgramSpeechToText(api_key=key, base_url=url, keyterms=terms, client=clients[0])
 
         stt_factory = deepgram
         names.append("deepgram")

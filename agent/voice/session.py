@@ -50,7 +50,15 @@ from agent.voice.turn_taking import EchoGuard, endpoint_hold_ms, is_backchannel
 from policies.redaction import redact
 from telephony.media_streams import DtmfEvent, InboundMessage, MarkEvent, MediaEvent, StartEvent, StopEvent
 from telephony.playout import Playout
-from telephony.speech import Final, Partial, SpeechStarted, SpeechToText, TextToSpeech, UtteranceEnd
+from telephony.speech import (
+    Final,
+    Partial,
+    SpeechStarted,
+    SpeechToText,
+    TextToSpeech,
+    UtteranceEnd,
+    VoiceActivity,
+)
 from tools.context import ToolContext
 from tools.registry import ToolBox
 
@@ -98,7 +106,7 @@ class VoiceSession:
         self.tts: TextToSpeech = self._call_tts or providers.tts
         self._tts_fallback_used = False
         self._stt_fallback_used = False
-        self.vad = providers.new_vad()
+        self.vad: VoiceActivity | None = None  # from the providers' pool when the stream starts
         self.echo = EchoGuard()
         self.turn: AgentTurn | None = None
         self._barge_turn: AgentTurn | None = None
@@ -170,6 +178,7 @@ class VoiceSession:
             self._spawn(self._stt_loop(self.stt, self._stt_gen))
             self._open_line()  # greeting first: it needs nothing from the database
             self._spawn(self._open_conversation())
+            self.vad = await self.providers.acquire_vad()
             reader = self._spawn(self._read(messages))
             self._spawn(self._watchdog())
             await self._done.wait()
@@ -257,6 +266,9 @@ class VoiceSession:
         if self._call_tts is not None:
             with contextlib.suppress(Exception):
                 await self._call_tts.aclose()
+        vad, self.vad = self.vad, None
+        if vad is not None:
+            self.providers.release_vad(vad)
         self._closed = True
         if self._on_stream_end is not None:
             with contextlib.suppress(Exception):
@@ -290,6 +302,8 @@ class VoiceSession:
             except Exception as exc:
                 self._spawn(self._stt_failed(exc, self._stt_gen))
         self.echo.inbound(payload, now)
+        if self.vad is None:
+            return
         prob = self.vad.process(payload)
         if prob < self.cfg.vad_onset_threshold:
             self._speech_run_ms = 0
