@@ -215,6 +215,8 @@ class Caps:
 
     def _state_caps(self) -> list[Block | None]:
         out: list[Block | None] = []
+        if not self.profiles:
+            return out  # no state profile applies (most patients)
         kinds = {c.value: c.kind for c in self.patient.contacts}
         work = kinds.get(self.to) == "work"
         contacts = [

@@ -123,9 +123,19 @@ def _memo(what: str, e164: str, compute: Callable[[str], T]) -> T:
     return value
 
 
+def _parse(e164: str) -> phonenumbers.PhoneNumber:
+    """`phonenumbers.parse(e164, None)`, without its generic parser for plain NANP numbers.
+
+    "+1" + ten digits with an area code starting 2-9 parses to exactly this object (no national
+    prefix to strip, no extension, valid length); anything else takes the library's parser."""
+    if len(e164) == 12 and e164[:2] == "+1" and e164[2] in "23456789" and e164[2:].isdigit():
+        return phonenumbers.PhoneNumber(country_code=1, national_number=int(e164[2:]))
+    return phonenumbers.parse(e164, None)
+
+
 def _lookup_zones(e164: str) -> tuple[str, ...]:
     try:
-        num = phonenumbers.parse(e164, None)
+        num = _parse(e164)
     except phonenumbers.NumberParseException:
         return ()
     zones = tuple(z for z in pn_timezone.time_zones_for_number(num) if z != "Etc/Unknown")
@@ -146,7 +156,7 @@ def phone_zones(e164: str | None) -> tuple[str, ...]:
 
 def _lookup_state(e164: str) -> str | None:
     try:
-        num = phonenumbers.parse(e164, None)
+        num = _parse(e164)
     except phonenumbers.NumberParseException:
         return None
     region = phonenumbers.region_code_for_number(num)

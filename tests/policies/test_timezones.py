@@ -89,3 +89,25 @@ def test_phone_zones_of_garbage() -> None:
     assert phone_zones(None) == ()
     assert phone_zones("+1") == ()
     assert phone_zones("3125550101") == ()
+
+
+def test_nanp_fast_parse_is_the_library_parse() -> None:
+    import random
+
+    import phonenumbers
+
+    from policies.timezones import _parse
+
+    rng = random.Random(5)
+    numbers = [
+        f"+1{rng.randrange(200, 1000)}{rng.randrange(1000):03d}{rng.randrange(10_000):04d}"
+        for _ in range(3000)
+    ]
+    numbers += ["+18005550100", "+17875550100", "+14165550100", "+12025550123", "+1202555012", "+11025550123"]
+    for e164 in numbers:
+        try:
+            expected = phonenumbers.parse(e164, None)
+        except phonenumbers.NumberParseException:
+            continue
+        assert repr(_parse(e164)) == repr(expected), e164
+        assert _parse(e164) == expected, e164
