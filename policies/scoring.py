@@ -82,7 +82,8 @@ def prioritise(
     )
 
     reasons: list[str] = []
-    signals: list[str] = [f"balance {money(balance)}"]
+    shown = money(balance)  # formatted once: Decimal formatting is the costliest part of a reason
+    signals: list[str] = [f"balance {shown}"]
     if age:
         signals.append(f"oldest charge {age} days old")
     if bp:
@@ -112,15 +113,15 @@ def prioritise(
         return _done(Tier.SOFT_REMINDER, score, ["on a current payment plan"], signals)
 
     if balance >= w.immediate_call_min_balance and age >= w.immediate_call_min_days:
-        reasons.append(f"balance {money(balance)} ≥ {money(w.immediate_call_min_balance)} and {age} days old")
+        reasons.append(f"balance {shown} ≥ {money(w.immediate_call_min_balance)} and {age} days old")
         return _done(Tier.IMMEDIATE_CALL, score, reasons, signals)
     if bp and balance >= policy.plans.min_balance_for_plan:
         return _done(Tier.IMMEDIATE_CALL, score, [_plural(bp, "broken promise")], signals)
 
     threshold = max(w.plan_candidate_min_balance, policy.plans.min_balance_for_plan)
     if policy.plans.enabled and balance >= threshold:
-        return _done(Tier.PLAN_CANDIDATE, score, [f"balance {money(balance)} ≥ plan threshold"], signals)
-    return _done(Tier.SOFT_REMINDER, score, [f"balance {money(balance)} below plan threshold"], signals)
+        return _done(Tier.PLAN_CANDIDATE, score, [f"balance {shown} ≥ plan threshold"], signals)
+    return _done(Tier.SOFT_REMINDER, score, [f"balance {shown} below plan threshold"], signals)
 
 
 def _done(tier: Tier, score: float, reasons: list[str], signals: list[str]) -> Priority:
