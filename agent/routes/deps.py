@@ -7,12 +7,28 @@ import hmac
 from fastapi import Header, HTTPException, Request, status
 
 from agent.console.auth import authorize, session_of
+from agent.metrics import WEBHOOKS
 from agent.runtime import Runtime
+from telephony.signatures import SignatureInvalid, verified_form
 
 
 def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def twilio_form(request: Request, route: str) -> dict[str, str]:
+    """The form of a Twilio webhook whose X-Twilio-Signature is valid: 503 while Twilio is not
+    configured, 403 for a bad or missing signature (both counted per route)."""
+    runtime = get_runtime(request)
+    if runtime.verifier is None:
+        WEBHOOKS.labels(route=route, result="unconfigured").inc()
+        raise HTTPException(status_code=503, detail="Twilio is not configured on this server")
+    try:
+        return await verified_form(request, runtime.verifier)
+    except SignatureInvalid as exc:
+        WEBHOOKS.labels(route=route, result="forbidden").inc()
+        raise HTTPException(status_code=403, detail="invalid Twilio signature") from exc
 
 
 async def require_api_auth(request: Request, authorization: str | None = Header(default=None)) -> None:

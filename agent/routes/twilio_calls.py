@@ -24,8 +24,7 @@ from agent.metrics import WEBHOOKS
 from agent.outreach.delivery import ContentRejected
 from agent.outreach.voice_channel import count_call_attempt
 from agent.outreach.voicemail import followup_sms_text, voicemail_twiml
-from agent.routes.deps import get_runtime
-from agent.routes.twilio_sms import _form as twilio_form
+from agent.routes.deps import get_runtime, twilio_form
 from agent.runtime import Runtime
 from agent.store.calls import CallStore, OutboundCall
 from agent.voice.stream_grants import StreamGrant, StreamGrants, connect_twiml

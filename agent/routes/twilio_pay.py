@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from agent.metrics import WEBHOOKS
 from agent.pay_handoff import PAY_DONE_PATH, PAY_STATUS_PATH, finish_pay, handoff_store, progress_fields
 from agent.routes.deps import get_runtime
-from agent.routes.twilio_sms import _form
+from agent.routes.deps import twilio_form as _form
 from telephony.twiml import TWIML_MEDIA_TYPE
 
 router = APIRouter(tags=["twilio"])

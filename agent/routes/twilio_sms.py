@@ -13,8 +13,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from agent.metrics import WEBHOOK_LATENCY, WEBHOOKS
 from agent.routes.deps import get_runtime
+from agent.routes.deps import twilio_form as _form
 from agent.sms import InboundText
-from telephony.signatures import SignatureInvalid, verified_form
 from telephony.sms import MalformedWebhook, parse_inbound, parse_status_callback
 from telephony.twiml import empty_messaging_response
 
@@ -23,18 +23,6 @@ TWIML = "application/xml"
 MAX_IN_FLIGHT = 48  # inbound texts being processed per process; more are shed (503 + Retry-After)
 SHED_RETRY_AFTER = "2"
 _in_flight = 0
-
-
-async def _form(request: Request, route: str) -> dict[str, str]:
-    runtime = get_runtime(request)
-    if runtime.verifier is None:
-        WEBHOOKS.labels(route=route, result="unconfigured").inc()
-        raise HTTPException(status_code=503, detail="Twilio is not configured on this server")
-    try:
-        return await verified_form(request, runtime.verifier)
-    except SignatureInvalid as exc:
-        WEBHOOKS.labels(route=route, result="forbidden").inc()
-        raise HTTPException(status_code=403, detail="invalid Twilio signature") from exc
 
 
 @router.post("/inbound")

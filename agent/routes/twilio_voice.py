@@ -26,6 +26,7 @@ from agent.logs import get_logger
 from agent.metrics import WEBHOOKS
 from agent.pms_lookup import match_caller
 from agent.routes.deps import get_runtime
+from agent.routes.deps import twilio_form as _form
 from agent.runtime import Runtime
 from agent.store.voice_calls import VoiceCallStore
 from agent.voice.live import publish_transfer
@@ -33,7 +34,6 @@ from agent.voice.service import voice_service
 from agent.voice.stream_grants import StreamGrant, connect_twiml, media_ws_url
 from policies.redaction import redact
 from telephony.media_streams import InboundMessage, MediaStreamMessageError, parse_message
-from telephony.signatures import SignatureInvalid, verified_form
 from telephony.twiml import TWIML_MEDIA_TYPE
 from tools.context import CallerState
 
@@ -43,18 +43,6 @@ router = APIRouter(tags=["twilio"])
 MISSED_TRANSFER = {"busy", "no-answer", "failed", "canceled"}
 WS_REFUSED = 4403
 MAX_BAD_FRAMES = 50
-
-
-async def _form(request: Request, route: str) -> dict[str, str]:
-    runtime = get_runtime(request)
-    if runtime.verifier is None:
-        WEBHOOKS.labels(route=route, result="unconfigured").inc()
-        raise HTTPException(status_code=503, detail="Twilio is not configured on this server")
-    try:
-        return await verified_form(request, runtime.verifier)
-    except SignatureInvalid as exc:
-        WEBHOOKS.labels(route=route, result="forbidden").inc()
-        raise HTTPException(status_code=403, detail="invalid Twilio signature") from exc
 
 
 def _twiml(body: str) -> Response:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 
 import pytest
 
-from agent.state import InProcessState, RedisState, SharedState
+from agent.state import InProcessState, SharedState
 from agent.voice.stream_grants import (
     TOKEN_PARAMETER,
     StreamGrant,
@@ -17,26 +16,11 @@ from agent.voice.stream_grants import (
     media_ws_url,
 )
 from telephony.twiml import connect_stream
+from tests.state.test_shared_state import states  # noqa: F401  (fixture: memory and two Redis replicas)
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def two_states(request: pytest.FixtureRequest) -> AsyncIterator[tuple[SharedState, SharedState]]:
-    if request.param == "memory":
-        mem = InProcessState()
-        yield mem, mem
-        await mem.close()
-        return
-    url = request.getfixturevalue("redis_url")
-    prefix = request.getfixturevalue("redis_prefix")
-    a, b = RedisState(url, prefix=prefix), RedisState(url, prefix=prefix)
-    yield a, b
-    await a.close()
-    await b.close()
-    # grant keys expire by their own TTL (seconds), so nothing is left behind in Redis
-
-
-async def test_a_token_is_redeemed_once_on_any_replica(two_states: tuple[SharedState, SharedState]) -> None:
-    a, b = two_states
+async def test_a_token_is_redeemed_once_on_any_replica(states: tuple[SharedState, SharedState]) -> None:  # noqa: F811
+    a, b = states
     grant = StreamGrant(call_sid="CA" + "1" * 32, direction="inbound", conversation_id="cv_1")
     token = await StreamGrants(a).issue(grant)
     first, second = await asyncio.gather(StreamGrants(b).redeem(token), StreamGrants(a).redeem(token))
