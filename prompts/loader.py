@@ -35,8 +35,10 @@ FALLBACK_LANG = "en"
 
 
 @cache
-def _lines(lang: str) -> dict[str, Any]:
-    path = _DIR / f"lines.{lang}.yaml"
+def load_catalogue(stem: str, lang: str) -> dict[str, Any]:
+    """`prompts/{stem}.{lang}.yaml` as a mapping; {} for a language without one (the fallback
+    language's file must exist)."""
+    path = _DIR / f"{stem}.{lang}.yaml"
     if not path.is_file():
         if lang == FALLBACK_LANG:
             raise PromptError(f"missing {path}")
@@ -45,6 +47,10 @@ def _lines(lang: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PromptError(f"{path.name} must be a mapping of key -> text")
     return data
+
+
+def _lines(lang: str) -> dict[str, Any]:
+    return load_catalogue("lines", lang)
 
 
 def languages() -> list[str]:

@@ -4,28 +4,13 @@ without a file, or a key it does not translate, falls back to English."""
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from prompts.loader import FALLBACK_LANG, PromptError, fill
-
-_DIR = Path(__file__).parent
+from prompts.loader import FALLBACK_LANG, PromptError, fill, load_catalogue
 
 
-@cache
 def _templates(lang: str) -> dict[str, Any]:
-    path = _DIR / f"outbound_channels.{lang}.yaml"
-    if not path.is_file():
-        if lang == FALLBACK_LANG:
-            raise PromptError(f"missing {path}")
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise PromptError(f"{path.name} must be a mapping of key -> template")
-    return data
+    return load_catalogue("outbound_channels", lang)
 
 
 def render_outbound(key: str, part: str | None = None, *, lang: str = "en", **vars: Any) -> str:

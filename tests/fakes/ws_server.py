@@ -9,6 +9,7 @@ current loop (``await serve_here(port)``: the benchmarks run the fakes in a proc
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import threading
 import time
@@ -21,7 +22,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 
-class LoopbackWsServer:
+class LoopbackWsServer(abc.ABC):
     thread_name = "ws-fake"
 
     def __init__(self) -> None:
@@ -37,8 +38,9 @@ class LoopbackWsServer:
     ) -> tuple[int, str] | None:
         return None
 
+    @abc.abstractmethod
     async def handler(self, connection: ServerConnection) -> None:
-        raise NotImplementedError
+        """Serve one vendor websocket connection (each fake speaks its vendor's messages)."""
 
     # ------------------------------------------------------------------ plumbing
     @property
