@@ -4,6 +4,7 @@ the server's logs."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -82,7 +83,7 @@ def test_actions_are_audited_and_reach_the_pms(console: Console, capsys: pytest.
     assert "dispute marked resolved" in notes and "outreach paused" in notes
 
     out = capsys.readouterr()
-    logs = out.out + out.err
+    logs = re.sub(r'"timestamp": "[^"]*"', '"timestamp": ""', out.out + out.err)  # digits of our own clock
     assert "console.login" in logs
     for phi in ("Emily", "Carter", "+17635550101", "7635550101", "1988", "pay Friday", "reprocessed"):
         assert phi not in logs, phi
