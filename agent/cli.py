@@ -64,12 +64,22 @@ def serve(
     console.print(f"[green]BalanceLine[/green] on http://{host}:{port}  (health: /healthz, API docs: /docs)")
     if workers > 1:
         uvicorn.run(
-            "agent.app:app_factory", factory=True, host=host, port=port, workers=workers, log_level="warning"
+            "agent.app:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            ws_per_message_deflate=False,
         )
     else:
         from agent.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        # No permessage-deflate: Media Streams audio doesn't compress, and deflating 50 frames/s
+        # per call was measurable CPU in a busy process.
+        uvicorn.run(
+            create_app(settings), host=host, port=port, log_level="info", ws_per_message_deflate=False
+        )
 
 
 @app.command()

@@ -35,6 +35,7 @@ __all__ = [
     "resample_8k_to_16k",
     "resample_24k_to_8k",
     "split_frames",
+    "ulaw_level_dbfs",
     "ulaw_to_float32",
     "ulaw_to_pcm16",
 ]
@@ -120,6 +121,25 @@ def ulaw_to_float32(mulaw: bytes) -> Float32Array:
     return (_ULAW_DECODE[np.frombuffer(mulaw, dtype=np.uint8)].astype(np.float32) / 32768.0).astype(
         np.float32
     )
+
+
+_ULAW_SQUARES = _ULAW_DECODE.astype(np.float64) ** 2
+SILENCE_DBFS = -100.0
+
+
+def ulaw_level_dbfs(mulaw: bytes) -> float:
+    """RMS level of mu-law audio in dB full scale (-100 for digital silence or nothing).
+
+    Called for every frame in both directions of every call, so it avoids the float conversion:
+    ``audioop.rms`` on the linear samples where it exists, a table of squares otherwise.
+    """
+    if not mulaw:
+        return SILENCE_DBFS
+    if _audioop is not None:
+        rms = float(_audioop.rms(_audioop.ulaw2lin(mulaw, 2), 2))
+    else:
+        rms = math.sqrt(float(_ULAW_SQUARES[np.frombuffer(mulaw, dtype=np.uint8)].mean()))
+    return 20.0 * math.log10(max(rms / 32768.0, 1e-5))
 
 
 def float32_to_ulaw(samples: npt.ArrayLike) -> bytes:

@@ -112,11 +112,13 @@ class Playout:
         clock: Clock | None = None,
         lead_ms: int = 100,
         mark_prefix: str = "bl",
+        on_frame: Callable[[bytes], None] | None = None,
     ) -> None:
         if lead_ms < FRAME_MS:
             raise ValueError(f"lead_ms must be at least one frame ({FRAME_MS} ms)")
         self.stream_sid = stream_sid
         self._send = send
+        self._on_frame = on_frame  # sees each mu-law frame as it is sent (e.g. an echo reference)
         self._clock: Clock = clock or LoopClock()
         self._lead = lead_ms / 1000.0
         self._frame_s = FRAME_MS / 1000.0
@@ -225,6 +227,8 @@ class Playout:
                     self._play_end = start + self._frame_s * (len(frame) / FRAME_BYTES)
                     chunk.frames_sent += 1
                     self.frames_sent += 1
+                    if self._on_frame is not None:
+                        self._on_frame(frame)
                     await self._send(build_media(self.stream_sid, frame))
                     await self._send_ready_marks()
         except asyncio.CancelledError:

@@ -10,6 +10,8 @@ serialised, so parallel tool calls cannot race on the conversation state.
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
 import json
 import logging
 import traceback
@@ -226,15 +228,24 @@ def parameters_schema(
     model: type[BaseModel], overrides: Mapping[str, dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """A self-contained JSON schema for a tool's arguments: refs inlined, no titles or defaults,
-    `additionalProperties: false` on every object, optional `X | None` collapsed to `X`."""
-    raw = model.model_json_schema()
-    defs = raw.pop("$defs", {})
-    schema = _clean(raw, defs)
-    schema.setdefault("properties", {})
-    schema.setdefault("required", [])
+    `additionalProperties: false` on every object, optional `X | None` collapsed to `X`.
+
+    The model's part is built once per model (pydantic's schema generation took milliseconds per
+    LLM request); the caller gets its own copy, with the state's overrides applied."""
+    schema = copy.deepcopy(_model_schema(model))
     for prop, extra in (overrides or {}).items():
         if prop in schema["properties"]:
             schema["properties"][prop] = {**schema["properties"][prop], **extra}
+    return schema
+
+
+@functools.cache
+def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    raw = model.model_json_schema()
+    defs = raw.pop("$defs", {})
+    schema: dict[str, Any] = _clean(raw, defs)
+    schema.setdefault("properties", {})
+    schema.setdefault("required", [])
     return schema
 
 

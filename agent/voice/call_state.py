@@ -33,7 +33,9 @@ log = get_logger(__name__)
 class VoiceConfig:
     """Timings of the session (ms unless said otherwise)."""
 
-    barge_in_min_speech_ms: int = 120  # counted from the VAD's onset (vad_onset_threshold)
+    barge_in_min_speech_ms: int = 120  # counted from the VAD's onset (vad_onset_threshold) ...
+    barge_in_loud_dbfs: float = -40.0  # ... or from a loud lead-in just before it (the VAD's score lags
+    barge_in_lead_ms: int = 60  # the sound by a window or two), credited up to this much
     vad_threshold: float = 0.5  # a run of frames is speech once one reaches this probability ...
     vad_onset_threshold: float = 0.3  # ... and it runs from/until the frames below this (hysteresis)
     barge_in_commit_speech_ms: int = 700  # speech this long over the agent is a real interruption

@@ -46,7 +46,7 @@ from agent.voice.live import publish_call
 from agent.voice.providers import SpeechProviders
 from agent.voice.reply import DOB_QUESTION, ReplyWriter
 from agent.voice.stream_grants import StreamGrant
-from agent.voice.turn_taking import EchoGuard, endpoint_hold_ms, is_backchannel
+from agent.voice.turn_taking import EchoGuard, SpeechRun, endpoint_hold_ms, is_backchannel
 from policies.redaction import redact
 from telephony.media_streams import DtmfEvent, InboundMessage, MarkEvent, MediaEvent, StartEvent, StopEvent
 from telephony.playout import Playout
@@ -66,7 +66,6 @@ log = get_logger(__name__)
 
 Send = Callable[[str], Awaitable[None]]
 Authorize = Callable[[StartEvent], Awaitable[StreamGrant | None]]
-_PAYLOAD = '"payload":"'
 
 
 class VoiceSession:
@@ -114,8 +113,13 @@ class VoiceSession:
         self._handoff: dict[str, Any] | None = None
         self._end_reason: str | None = None
         # caller side
-        self._speech_run_ms = 0
-        self._speech_confirmed = False
+        self._run = SpeechRun(
+            threshold=self.cfg.vad_threshold,
+            onset_threshold=self.cfg.vad_onset_threshold,
+            loud_dbfs=self.cfg.barge_in_loud_dbfs,
+            lead_ms=self.cfg.barge_in_lead_ms,
+        )
+        self._digits_hold: tuple[SpeechToText, int] | None = None  # the STT and its own end silence
         self._caller_talking = False
         self._echo_in_utterance = False
         self._last_voice_at = 0.0
@@ -172,7 +176,7 @@ class VoiceSession:
         self.result.call_sid = self.call_sid
         self._started_at = self._loop.time()
         self._last_activity = self._started_at
-        self.playout = Playout(self.stream_sid, self._send)
+        self.playout = Playout(self.stream_sid, self._send, on_frame=self._on_agent_frame)
         try:
             self.stt = self.providers.new_stt()
             self._spawn(self._stt_loop(self.stt, self._stt_gen))
@@ -230,14 +234,11 @@ class VoiceSession:
     async def _send(self, text: str) -> None:
         if self._closed:
             return
-        if text.startswith('{"event":"media"'):
-            start = text.find(_PAYLOAD)
-            if start > 0:
-                import base64
-
-                payload = text[start + len(_PAYLOAD) : text.find('"', start + len(_PAYLOAD))]
-                self.echo.outbound(base64.b64decode(payload), self._loop.time())
         await self._raw_send(text)
+
+    def _on_agent_frame(self, frame: bytes) -> None:
+        """Each frame of ours as it goes out: the echo guard's reference."""
+        self.echo.outbound(frame, self._loop.time())
 
     async def _drain_audio(self) -> None:
         """Let the last line (goodbye, transfer notice) play out before the stream closes."""
@@ -301,24 +302,14 @@ class VoiceSession:
                 self.stt.feed(payload)
             except Exception as exc:
                 self._spawn(self._stt_failed(exc, self._stt_gen))
-        self.echo.inbound(payload, now)
+        level = self.echo.inbound(payload, now)
         if self.vad is None:
             return
-        prob = self.vad.process(payload)
-        if prob < self.cfg.vad_onset_threshold:
-            self._speech_run_ms = 0
-            self._speech_confirmed = False
+        if not self._run.update(self.vad.process(payload), level):
             return
-        # Hysteresis: the run counts from the onset the VAD half-hears (a fricative before the vowel)
-        # but is speech only once a frame reaches ``vad_threshold``; then it lasts until the low one.
-        self._speech_run_ms += 20
-        if not self._speech_confirmed:
-            if prob < self.cfg.vad_threshold:
-                return
-            self._speech_confirmed = True
         self._last_voice_at = now
         self._last_activity = now
-        if self._speech_run_ms < self.cfg.barge_in_min_speech_ms:
+        if self._run.run_ms < self.cfg.barge_in_min_speech_ms:
             return
         echo = self._agent_audible() and self.echo.is_echo()
         if echo:
@@ -326,7 +317,7 @@ class VoiceSession:
             return
         if self._barge_turn is None and self._agent_busy():
             self._spawn(self._barge_in())
-        elif self._barge_turn is not None and self._speech_run_ms >= self.cfg.barge_in_commit_speech_ms:
+        elif self._barge_turn is not None and self._run.run_ms >= self.cfg.barge_in_commit_speech_ms:
             self._spawn(self._commit_barge_in())
 
     def _agent_busy(self) -> bool:
@@ -606,10 +597,18 @@ class VoiceSession:
         self._spawn(self._after_turn(turn))
 
     def _tune_stt_for_digits(self, on: bool) -> None:
+        """Hold the turn open longer while digits are read; afterwards restore the STT's own setting."""
         stt = self.stt
-        if stt is not None and hasattr(stt, "end_silence_ms"):
-            with contextlib.suppress(Exception):
-                stt.end_silence_ms = self.cfg.dob_end_silence_ms if on else 800
+        if stt is None or not hasattr(stt, "end_silence_ms"):
+            return
+        with contextlib.suppress(Exception):
+            if on:
+                if self._digits_hold is None or self._digits_hold[0] is not stt:
+                    self._digits_hold = (stt, stt.end_silence_ms)
+                stt.end_silence_ms = self.cfg.dob_end_silence_ms
+            elif self._digits_hold is not None and self._digits_hold[0] is stt:
+                stt.end_silence_ms = self._digits_hold[1]
+                self._digits_hold = None
 
     def _note_tool(self, event: ToolEvent) -> None:
         data = event.result.data or {}

@@ -12,12 +12,12 @@
 
 from __future__ import annotations
 
-import math
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
-from telephony.audio import ulaw_to_float32
+from telephony.audio import FRAME_MS, ulaw_level_dbfs
 
 _END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
 _ABBREV = re.compile(r"(?:\b(?:Dr|Mr|Mrs|Ms|St|Jr|Sr|No|vs|etc|approx)|\b[ap]\.m|\b[A-Z])\.$", re.IGNORECASE)
@@ -102,12 +102,41 @@ def is_backchannel(text: str) -> bool:
     return not t or bool(_BACKCHANNEL.match(t))
 
 
-def frame_level_db(mulaw: bytes) -> float:
-    samples = ulaw_to_float32(mulaw)
-    if samples.size == 0:
-        return -100.0
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
-    return 20.0 * math.log10(max(rms, 1e-5))
+frame_level_db = ulaw_level_dbfs  # dBFS of one mu-law frame (-100 for digital silence)
+
+
+@dataclass
+class SpeechRun:
+    """The caller's current run of speech as our VAD hears it, one 20 ms frame at a time.
+
+    A run starts at a frame scored ``onset_threshold`` (silero half-hears a fricative before the
+    vowel) and is speech once a frame reaches ``threshold``; it ends at a frame below the onset
+    threshold. Until then, loud frames the VAD has not caught up with yet (its score lags the sound by
+    a window or two) count too, but at most ``lead_ms`` of them: a loud noise plus one VAD blip is
+    still too short to be a barge-in.
+    """
+
+    threshold: float = 0.5
+    onset_threshold: float = 0.3
+    loud_dbfs: float = -40.0
+    lead_ms: int = 60
+    run_ms: int = 0
+    confirmed: bool = False
+
+    def update(self, prob: float, level_dbfs: float) -> bool:
+        """Feed one frame's VAD score and level; True when this frame is confirmed speech."""
+        if prob < self.onset_threshold:
+            if not self.confirmed and level_dbfs >= self.loud_dbfs:
+                self.run_ms = min(self.run_ms + FRAME_MS, self.lead_ms)
+            else:
+                self.run_ms = 0
+                self.confirmed = False
+            return False
+        self.run_ms += FRAME_MS
+        if not self.confirmed and prob < self.threshold:
+            return False
+        self.confirmed = True
+        return True
 
 
 class EchoGuard:
@@ -149,14 +178,17 @@ class EchoGuard:
         self._out[i] = frame_level_db(mulaw)
         self._out_slot[i] = s
 
-    def inbound(self, mulaw: bytes, t: float) -> None:
+    def inbound(self, mulaw: bytes, t: float) -> float:
+        """Record a caller frame; returns its level (dBFS), which the session's barge-in logic reuses."""
         s = self._slot(t)
         if s <= self._last_in:
             s = self._last_in + 1  # frames arrive in bursts: keep them in order, one slot each
         i = s % self.SLOTS
-        self._in[i] = frame_level_db(mulaw)
+        level = frame_level_db(mulaw)
+        self._in[i] = level
         self._in_slot[i] = s
         self._last_in = s
+        return level
 
     def _series(self, levels: np.ndarray, slots: np.ndarray, wanted: np.ndarray) -> np.ndarray:
         idx = wanted % self.SLOTS

@@ -122,3 +122,16 @@ def test_framer_carries_remainders_across_chunks() -> None:
     assert framer.pending == 40
     assert framer.flush() == [b"b" * 40 + bytes([MULAW_SILENCE]) * 120]
     assert framer.flush() == []
+
+
+def test_frame_level_in_dbfs_on_both_codec_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = np.arange(160) / 8000.0
+    tone = float32_to_ulaw(0.5 * np.sin(2 * np.pi * 440 * t))  # RMS 0.354 = -9 dBFS
+    quiet = float32_to_ulaw(0.001 * np.sin(2 * np.pi * 440 * t))
+    levels = [audio.ulaw_level_dbfs(x) for x in (tone, quiet, bytes([MULAW_SILENCE]) * 160, b"")]
+    assert levels[0] == pytest.approx(-9.0, abs=0.3)
+    assert levels[1] == pytest.approx(-63.0, abs=1.5)
+    assert levels[2:] == [-100.0, -100.0]
+    monkeypatch.setattr(audio, "_audioop", None)
+    # audioop.rms truncates to an integer: a few hundredths of a dB at -62 dBFS
+    assert [audio.ulaw_level_dbfs(x) for x in (tone, quiet)] == pytest.approx(levels[:2], abs=0.05)

@@ -87,6 +87,24 @@ async def test_schemas_follow_verification(world: World) -> None:
     assert dob["required"] == ["date_of_birth"]
 
 
+async def test_schemas_are_built_once_but_each_caller_gets_its_own_copy(world: World) -> None:
+    box = world.box()
+    state = await world.verified(box, JOSE)
+    await box.invoke(state, "offer_plan", {})
+    first = {e["function"]["name"]: e["function"]["parameters"] for e in box.schemas(state)}
+    first["accept_plan"]["properties"]["plan_key"]["enum"].append("injected")
+    first["accept_plan"]["required"].append("injected")
+    first["log_promise"]["properties"].clear()
+    again = {e["function"]["name"]: e["function"]["parameters"] for e in box.schemas(state)}
+    assert "injected" not in again["accept_plan"]["properties"]["plan_key"]["enum"]
+    assert "injected" not in again["accept_plan"]["required"]
+    assert again["log_promise"]["properties"]
+    # the overrides still come from the state on every call (the plan keys it was offered)
+    assert again["accept_plan"]["properties"]["plan_key"]["enum"] == [
+        p["plan_key"] for p in state.offered_plans
+    ]
+
+
 async def test_schemas_are_valid_json_schema(world: World) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     box = world.box()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agent.voice.keypad import Keypad, keyed_dob_text
-from agent.voice.turn_taking import EchoGuard, SentenceSplitter, endpoint_hold_ms, is_backchannel
+from agent.voice.turn_taking import EchoGuard, SentenceSplitter, SpeechRun, endpoint_hold_ms, is_backchannel
 from telephony.audio import float32_to_ulaw
 
 
@@ -89,3 +89,27 @@ def test_keypad_zero_asks_for_staff_and_eight_digits_make_a_date_of_birth() -> N
     for i, d in enumerate("0412198"):
         pad.press(d, 6.0 + i * 0.1, expecting_dob=True)
     assert pad.tick(7.0) is None and pad.tick(20.0) == ("dob", "0412198")
+
+
+def _run_ms(frames: list[tuple[float, float]]) -> list[tuple[int, bool]]:
+    run = SpeechRun(threshold=0.5, onset_threshold=0.3, loud_dbfs=-40.0, lead_ms=60)
+    return [(run.run_ms, confirmed) for confirmed in (run.update(p, lvl) for p, lvl in frames) for _ in [0]]
+
+
+def test_a_speech_run_counts_from_the_vads_onset_and_is_speech_once_it_is_sure() -> None:
+    quiet = (0.0, -100.0)
+    out = _run_ms([quiet, (0.35, -30.0), (0.4, -30.0), (0.9, -30.0), (0.35, -30.0), quiet])
+    assert out == [(0, False), (20, False), (40, False), (60, True), (80, True), (0, False)]
+
+
+def test_a_loud_lead_in_before_the_vad_rises_counts_but_only_up_to_the_cap() -> None:
+    loud_unsure = (0.1, -25.0)
+    # the caller's "S..." is loud for 4 frames before silero's score rises: 60 ms of it are credited
+    out = _run_ms([loud_unsure] * 4 + [(0.9, -22.0)] * 3)
+    assert [ms for ms, _ in out] == [20, 40, 60, 60, 80, 100, 120]
+    assert [c for _, c in out] == [False] * 4 + [True] * 3
+    # a loud noise with one VAD blip is not 120 ms of speech; quiet frames in between reset it
+    blip = _run_ms([loud_unsure] * 20 + [(0.6, -25.0), (0.1, -60.0), (0.9, -25.0)])
+    assert max(ms for ms, _ in blip) == 80 and blip[-1] == (20, True)
+    # a quiet frame the VAD scores low is the end of the run, confirmed or not
+    assert _run_ms([(0.9, -30.0), (0.2, -50.0)])[-1] == (0, False)
