@@ -19,7 +19,7 @@ from agent.voice.stream_grants import TOKEN_PARAMETER, StreamGrant
 from agent.voice.twilio_caller import TwilioMediaCaller
 from pms.demo.personas import PERSONAS
 from policies import messages
-from tests.fakes.twilio_media import new_caller, scripted_providers
+from tests.fakes.twilio_media import ScriptedSpeechToText, new_caller, scripted_providers
 from tests.voice.conftest import FAST, VoiceApp
 
 EMILY = PERSONAS["prompt_payer"]
@@ -81,6 +81,46 @@ async def test_balance_question_verifies_identity_before_saying_anything_about_t
     assert conv is not None and conv.state.verified and conv.state.ended
     assert conv.summary and "verified patient" in conv.summary
     assert all("1988" not in t.text for t in conv.turns)
+
+
+class _TunableStt(ScriptedSpeechToText):
+    """The scripted recogniser with an ``end_silence_ms`` knob, like Deepgram's and the local one."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.settings: list[int] = []
+
+    @property
+    def end_silence_ms(self) -> int:
+        return self._end_frames * 20
+
+    @end_silence_ms.setter
+    def end_silence_ms(self, value: int) -> None:
+        self.settings.append(value)
+        self._end_frames = value // 20
+
+
+async def test_the_date_of_birth_hold_is_lifted_back_to_the_recognisers_own_setting(
+    voice_app: VoiceApp,
+) -> None:
+    va = voice_app
+    made: list[_TunableStt] = []
+
+    def stt() -> _TunableStt:
+        made.append(_TunableStt(va.book, end_ms=400))
+        return made[-1]
+
+    providers = replace(scripted_providers(va.book, tts=va.tts), stt_factory=stt)
+    install_voice_service(va.app, providers=providers, config=FAST)
+    caller = await va.call(EMILY_PHONE)
+    assert await caller.wait_for_agent_audio()
+    await caller.wait_for_quiet()
+    await caller.reply(va.book.speech("What do I owe?"))
+    assert made[0].settings == [FAST.dob_end_silence_ms]  # asked for a date of birth: held open
+    await caller.reply(va.book.speech("Emily Carter, April 12th 1988"))
+    assert any("two hundred and forty dollars" in s for s in va.tts.spoken), va.tts.spoken
+    assert made[0].settings == [FAST.dob_end_silence_ms, 400]  # verified: its own 400 ms, not a constant
+    assert made[0].end_silence_ms == 400
 
 
 @pytest.mark.voice_tts(ms_per_char=12)
