@@ -276,6 +276,7 @@ class DeepgramSpeechToText:
                     if self._connected is not None and not self._connected.done():
                         error = _provider_error("connect", exc)
                         self._connected.set_exception(error)
+                        self._connected.exception()  # retrieved: events() reports it when start() wasn't used
                         self._events.put_nowait(error)
                         self._failed = True
                         return
