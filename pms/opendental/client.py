@@ -64,6 +64,9 @@ def mode_for(base_url: str) -> Mode:
     return "remote"
 
 
+RETRY_AFTER_MARGIN_S = 0.05
+
+
 class Limiter(Protocol):
     """Paces requests for one customer key: `wait()` before each, `push_back()` after a 429."""
 
@@ -242,7 +245,9 @@ class OpenDentalClient:
             if response.status_code != 429:
                 return response
             retry_after = _retry_after(response, default=max(self.limiter.interval, 1.0))
-            self.limiter.push_back(retry_after)
+            # Retry-After is rounded by the server: a little more than it says, or the re-send can
+            # land just inside the window and be refused again.
+            self.limiter.push_back(retry_after + RETRY_AFTER_MARGIN_S)
         raise OpenDentalUnavailable("Open Dental kept answering 429 (throttled)")
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -248,7 +249,8 @@ class FakeOpenDental:
             interval = TIER_INTERVAL[self.tier]
             last = self._last.get(key)
             if last is not None and now - last < interval:
-                retry = f"{interval - (now - last):.2f}"
+                # rounded down, the least a server may say: the client must not re-send on the dot
+                retry = f"{math.floor((interval - (now - last)) * 100) / 100:.2f}"
                 return 429, JSONResponse("Too many requests", status_code=429, headers={"Retry-After": retry})
             self._last[key] = now
         if self.econnector_down:
