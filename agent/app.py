@@ -8,6 +8,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
+from agent import gc_tuning
 from agent.logs import configure_logging
 from agent.routes import (
     api,
@@ -40,6 +41,7 @@ def create_app(
         app.state.runtime = runtime
         if background:
             runtime.start_background()
+            gc_tuning.settle()  # start-up objects out of the collector's way (see agent/gc_tuning.py)
         try:
             yield
         finally:

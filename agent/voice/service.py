@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI
 
+from agent import gc_tuning
 from agent.logs import get_logger
 from agent.runtime import Runtime
 from agent.voice.providers import SpeechProviders, load_speech_providers
@@ -44,6 +45,7 @@ class VoiceService:
             self.warm()
             assert self._loading is not None
             self._providers = await asyncio.shield(self._loading)
+            gc_tuning.settle_more()  # the speech models stay loaded: freeze, don't walk them
         return self._providers
 
     async def authorize(self, start: StartEvent) -> StreamGrant | None:
