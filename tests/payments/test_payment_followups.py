@@ -205,11 +205,18 @@ def test_a_card_number_texted_in_is_never_stored_or_logged(stripe_app: App, capf
                         out.extend(str(v) for v in row)
         return out
 
+    # Our own ids (obx_…, ae_…) and processor ids (ch_…) are random letters and digits: now and then one
+    # holds a Luhn-valid run of 13+ digits. They are not what is searched for, wherever they appear.
+    opaque_id = re.compile(r"\b[a-z]{2,4}_[0-9A-Za-z]+\b")
+
+    def found(value: str) -> bool:
+        return contains_card_number(opaque_id.sub("", value))
+
     stored = app.run(dump())
-    opaque_id = re.compile(r"^[a-z]{2,4}_[0-9A-Za-z]+$")  # processor ids (ch_…) may hold digit runs
-    assert stored and not [v for v in stored if not opaque_id.match(v) and contains_card_number(v)]
+    assert stored and not [v for v in stored if found(v)]
+    assert found("note: card 4242 4242 4242 4242, outbox obx_1") and not found("obx_5374289672374")
     logged = capfd.readouterr()
-    assert not contains_card_number(logged.out) and not contains_card_number(logged.err)
+    assert not found(logged.out) and not found(logged.err)
 
 
 def test_refund_of_a_keypad_payment_finds_it_by_charge_id(stripe_app: App) -> None:
