@@ -147,7 +147,7 @@ async def test_a_spoken_card_number_cvv_and_date_of_birth_are_never_stored_or_lo
     assert "Phone call (BalanceLine" in dumps["pms_comm_log"]  # the call's note is in the PMS
     forbidden = [
         re.compile(r"4242[ -]?4242[ -]?4242[ -]?4242"),
-        re.compile(rf"(?<!\d){CVV}(?!\d)"),
+        re.compile(rf"(?<![\w.]){CVV}(?!\d)"),  # a word of its own: not inside an id or "0.739" s
         re.compile(r"April 12(?:th)?,? 1988", re.I),
         re.compile(r"0?4/12/(?:19)?88"),
     ]
