@@ -14,6 +14,7 @@ from agent.brains.llm import LlmBrain, make_llm_brain
 from agent.brains.rules import RulesBrain
 from tests.brains.conftest import NOW, POLICY, Chat
 from tests.fakes.openai_server import Fail, Hang, OpenAIFake, Reply, ToolCall
+from tests.phi_scan import leaked
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,7 @@ async def test_two_sequential_tool_calls_with_the_dob_kept_from_the_model(fake: 
     assert chat.tool_events()[0].arguments["date_of_birth"] == "[date of birth]"
     assert "$450.00" in reply
     everything = sent(fake)
-    assert "03/14/1985" not in everything and "1985" not in everything
+    assert leaked(everything, ["03/14/1985", "1985"]) == []  # as words: ids are random
     assert "[date of birth]" in fake.requests[0]["messages"][-1]["content"]
     assert "lookup_balance" in {t["function"]["name"] for t in fake.requests[2]["tools"]}  # verified now
 
@@ -139,7 +140,7 @@ async def test_dob_given_in_an_earlier_turn_is_used_and_never_sent(fake: OpenAIF
         ("verify_identity", {"full_name": "Jane Doe", "date_of_birth": "march 14 1985"})
     ]
     assert "dob" not in chat.conv.memory["llm"]
-    assert "1985" not in sent(fake)
+    assert leaked(sent(fake), ["1985"]) == []
 
 
 async def test_arguments_split_across_many_chunks(fake: OpenAIFake) -> None:

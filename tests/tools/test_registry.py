@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.phi_scan import leaked
 from tests.tools.conftest import JOSE, World
 from tools.base import NoArgs, Tool
 from tools.context import CallerState, ToolContext, ToolResult
@@ -211,7 +212,8 @@ async def test_audit_redacts_sensitive_arguments(world: World) -> None:
     await box.invoke(state, "transfer_to_human", {"reason": "my card is 4242 4242 4242 4242, charge it"})
     audits = {a["kind"]: a for a in await world.records.list_audit()}
     text = repr(audits)
-    assert "1985" not in text and "Núñez" not in text
+    assert leaked(text, ["1985", "Núñez"]) == []  # as words: ids are random letters and digits
+    assert "19850314" not in text and "03141985" not in text  # nor run together
     assert "4242 4242 4242 4242" not in text and "4242424242424242" not in text
     assert audits["tool.verify_identity"]["detail"]["ok"] is True
     assert audits["tool.transfer_to_human"]["patient_id"] == JOSE.patient_id
@@ -238,7 +240,7 @@ async def test_unexpected_errors_become_refusals_logged_without_phi(
         result = await box.invoke(state, "explode", {})
     assert result.refused == "tool_error" and "call you back" in result.message
     assert "ValueError" in caplog.text
-    assert "1985" not in caplog.text and "Nunez" not in caplog.text
+    assert leaked(caplog.text, ["1985", "Nunez"]) == []
     audit = (await world.records.list_audit())[0]
     assert audit["kind"] == "tool.explode" and audit["detail"]["refused"] == "tool_error"
 
