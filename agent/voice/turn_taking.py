@@ -102,9 +102,6 @@ def is_backchannel(text: str) -> bool:
     return not t or bool(_BACKCHANNEL.match(t))
 
 
-frame_level_db = ulaw_level_dbfs  # dBFS of one mu-law frame (-100 for digital silence)
-
-
 @dataclass
 class SpeechRun:
     """The caller's current run of speech as our VAD hears it, one 20 ms frame at a time.
@@ -175,7 +172,7 @@ class EchoGuard:
     def outbound(self, mulaw: bytes, t: float) -> None:
         s = self._slot(t)
         i = s % self.SLOTS
-        self._out[i] = frame_level_db(mulaw)
+        self._out[i] = ulaw_level_dbfs(mulaw)
         self._out_slot[i] = s
 
     def inbound(self, mulaw: bytes, t: float) -> float:
@@ -184,7 +181,7 @@ class EchoGuard:
         if s <= self._last_in:
             s = self._last_in + 1  # frames arrive in bursts: keep them in order, one slot each
         i = s % self.SLOTS
-        level = frame_level_db(mulaw)
+        level = ulaw_level_dbfs(mulaw)
         self._in[i] = level
         self._in_slot[i] = s
         self._last_in = s
