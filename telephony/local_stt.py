@@ -210,6 +210,11 @@ class LocalSpeechToText:
         self._end_silence_bytes = value * SAMPLE_RATE // 1000
 
     @property
+    def vad_probability(self) -> float:
+        """The silero score of the last frame fed (the session uses it instead of a VAD of its own)."""
+        return self._vad.last_probability
+
+    @property
     def speculation_pending(self) -> bool:
         """A speculative decode of this stream is still running (used or not)."""
         return self._speculating is not None and not self._speculating.done()

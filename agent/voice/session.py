@@ -297,15 +297,17 @@ class VoiceSession:
 
     def _on_media(self, payload: bytes) -> None:
         now = self._loop.time()
+        scored: float | None = None  # the local recogniser runs silero on every frame already
         if self.stt is not None:
             try:
                 self.stt.feed(payload)
+                scored = getattr(self.stt, "vad_probability", None)
             except Exception as exc:
                 self._spawn(self._stt_failed(exc, self._stt_gen))
         level = self.echo.inbound(payload, now)
         if self.vad is None:
             return
-        if not self._run.update(self.vad.process(payload), level):
+        if not self._run.update(self.vad.process(payload) if scored is None else scored, level):
             return
         self._last_voice_at = now
         self._last_activity = now
