@@ -317,20 +317,27 @@ async def write_batch(conn: AsyncConnection, batch: WriteBatch) -> None:
         await conn.execute(st.ledger, batch.ledger)
     audits = list(batch.audits)
     for row in batch.outbox:
-        values = {k: v for k, v in row.items() if not k.startswith("_")}
-        if await insert_once(conn, st.outbox_once, values):
-            audits.append(
-                audit_values(
-                    "pms_write.queued",
-                    at=batch.at,
-                    actor=batch.actor,
-                    patient_id=row["_subject"],
-                    conversation_id=row["conversation_id"],
-                    detail={"kind": row["kind"], "outbox_id": row["id"], "marker": row["marker"]},
-                )
-            )
+        if await insert_once(conn, st.outbox_once, _outbox_values(row)):
+            audits.append(_queued_audit(batch, row))
     if audits:
         await conn.execute(st.audit, audits)
+
+
+def _outbox_values(row: dict[str, Any]) -> dict[str, Any]:
+    """An outbox row without its private keys (``_subject``)."""
+    return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def _queued_audit(batch: WriteBatch, row: dict[str, Any]) -> dict[str, Any]:
+    """The audit event of a PMS write queued on the outbox."""
+    return audit_values(
+        "pms_write.queued",
+        at=batch.at,
+        actor=batch.actor,
+        patient_id=row["_subject"],
+        conversation_id=row["conversation_id"],
+        detail={"kind": row["kind"], "outbox_id": row["id"], "marker": row["marker"]},
+    )
 
 
 def one_statement(batch: WriteBatch) -> Any:
@@ -366,22 +373,14 @@ def one_statement(batch: WriteBatch) -> Any:
         cte(postgresql.insert(_table(ConsentEntryRow)).values(batch.ledger), _table(ConsentEntryRow))
     audit_table = _table(AuditEventRow)
     for row in batch.outbox:
-        values = {k: v for k, v in row.items() if not k.startswith("_")}
         table = _table(OutboxRow)
         queued = cte(
             postgresql.insert(table)
-            .values(values)
+            .values(_outbox_values(row))
             .on_conflict_do_nothing(index_elements=["idempotency_key"]),
             table,
         )
-        audit = audit_values(
-            "pms_write.queued",
-            at=batch.at,
-            actor=batch.actor,
-            patient_id=row["_subject"],
-            conversation_id=row["conversation_id"],
-            detail={"kind": row["kind"], "outbox_id": row["id"], "marker": row["marker"]},
-        )
+        audit = _queued_audit(batch, row)
         cols = list(audit)
         source = select(*(literal(audit[c], type_=audit_table.c[c].type).label(c) for c in cols)).select_from(
             queued
