@@ -69,6 +69,21 @@ def terms_from_dict(d: dict[str, Any]) -> PlanTerms:
     )
 
 
+def plan_write(terms: PlanTerms, *, idempotency_key: str, guarantor_id: str, note: str) -> PaymentPlanWrite:
+    """The PMS write-back of agreed plan terms."""
+    return PaymentPlanWrite(
+        idempotency_key=idempotency_key,
+        guarantor_id=guarantor_id,
+        total=terms.total,
+        down_payment=terms.down_payment,
+        installment_amount=terms.installment_amount,
+        installments=terms.installments,
+        frequency=terms.frequency,
+        first_due=terms.first_due,
+        note=note,
+    )
+
+
 def describe_terms(t: PlanTerms) -> str:
     every = {"monthly": "monthly", "weekly": "weekly", "every_other_week": "every-other-week"}[t.frequency]
     s = f"{t.installments} {every} payments of {money(t.installment_amount)}"
@@ -277,15 +292,10 @@ class AcceptPlan(Tool):
         await write_to_pms(
             ctx,
             state,
-            PaymentPlanWrite(
+            plan_write(
+                terms,
                 idempotency_key=key,
                 guarantor_id=state.guarantor_id,
-                total=terms.total,
-                down_payment=terms.down_payment,
-                installment_amount=terms.installment_amount,
-                installments=terms.installments,
-                frequency=terms.frequency,
-                first_due=terms.first_due,
                 note=f"Payment plan agreed by {state.channel} (BalanceLine offer {offer_id}).",
             ),
             "payment_plan",

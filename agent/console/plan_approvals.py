@@ -18,9 +18,9 @@ from agent.accounts import _today
 from agent.console.actions import ActionError
 from agent.runtime import Runtime
 from agent.store.console_approvals import PlanDecisionStore
-from pms.types import CommLogWrite, PaymentPlanWrite
+from pms.types import CommLogWrite
 from policies import plans
-from tools.plans import describe_terms, terms_from_dict
+from tools.plans import describe_terms, plan_write, terms_from_dict
 
 KIND = "plan_approval"
 APPROVALS = "live:approvals"
@@ -82,15 +82,10 @@ async def decide(rt: Runtime, task_id: str, *, approve: bool, actor: str) -> str
                 + ". Offer new terms."
             )
         await rt.records.enqueue_pms_write(
-            PaymentPlanWrite(
+            plan_write(
+                terms,
                 idempotency_key=f"{practice}|{patient.guarantor_id}|plan-approval|{offer_id}",
                 guarantor_id=patient.guarantor_id,
-                total=terms.total,
-                down_payment=terms.down_payment,
-                installment_amount=terms.installment_amount,
-                installments=terms.installments,
-                frequency=terms.frequency,
-                first_due=terms.first_due,
                 note=f"Payment plan approved by {actor} (BalanceLine offer {offer_id}).",
             ),
             conversation_id=task["conversation_id"],
