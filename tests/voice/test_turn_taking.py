@@ -93,7 +93,11 @@ def test_keypad_zero_asks_for_staff_and_eight_digits_make_a_date_of_birth() -> N
 
 def _run_ms(frames: list[tuple[float, float]]) -> list[tuple[int, bool]]:
     run = SpeechRun(threshold=0.5, onset_threshold=0.3, loud_dbfs=-40.0, lead_ms=60)
-    return [(run.run_ms, confirmed) for confirmed in (run.update(p, lvl) for p, lvl in frames) for _ in [0]]
+    out = []
+    for prob, level in frames:
+        confirmed = run.update(prob, level)
+        out.append((run.run_ms, confirmed))
+    return out
 
 
 def test_a_speech_run_counts_from_the_vads_onset_and_is_speech_once_it_is_sure() -> None:
