@@ -372,7 +372,10 @@ class DeepgramSpeechToText:
                 raise TimeoutError("Deepgram did not close the stream after CloseStream")
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), self._keepalive_interval_s)
+                # ``asyncio.timeout``, not ``wait_for``: on 3.11 ``wait_for`` wraps the wait in a new
+                # task, and this runs once per fed frame.
+                async with asyncio.timeout(self._keepalive_interval_s):
+                    await self._wake.wait()
             except TimeoutError:
                 await conn.send_keep_alive()
                 self.keepalives_sent += 1
