@@ -23,13 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from agent.conversation import Conversation
 from agent.store.conversations import ConversationStore
 from agent.store.ledger_store import LedgerStore
+from agent.store.pg_statements import gated_statement, one_statement
 from agent.store.writes import (
     WriteBatch,
     attempt_values,
-    gated_statement,
     insert_once,
     message_values,
-    one_statement,
     statements_for,
     write_batch,
 )
@@ -71,7 +70,7 @@ class SmsTurnStore(ConversationStore, LedgerStore):
             return False
         if check_suppression is None and self._engine.dialect.name == "postgresql":
             async with self._autocommit().connect() as c:
-                await c.execute(one_statement(batch))
+                await c.execute(*one_statement(batch))
             return False
         suppressed = False
         async with self._core() as c:
@@ -153,7 +152,7 @@ class SmsTurnStore(ConversationStore, LedgerStore):
         batch = batch or self.batch(now)
         batch.attempts.insert(0, attempt)
         if c.dialect.name == "postgresql":
-            return bool(await c.scalar(gated_statement(message, batch)))
+            return bool(await c.scalar(*gated_statement(message, batch)))
         if not await insert_once(c, st.message_once, message):
             return False
         await write_batch(c, batch)

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Insert, Table, case, func, insert, literal, select
+from sqlalchemy import Insert, Table, case, func, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -198,7 +198,7 @@ def statements(dialect: str) -> Statements:
     )
 
 
-def _table(model: type[Any]) -> Table:
+def table_of(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 
 
@@ -317,18 +317,18 @@ async def write_batch(conn: AsyncConnection, batch: WriteBatch) -> None:
         await conn.execute(st.ledger, batch.ledger)
     audits = list(batch.audits)
     for row in batch.outbox:
-        if await insert_once(conn, st.outbox_once, _outbox_values(row)):
-            audits.append(_queued_audit(batch, row))
+        if await insert_once(conn, st.outbox_once, outbox_row(row)):
+            audits.append(queued_audit(batch, row))
     if audits:
         await conn.execute(st.audit, audits)
 
 
-def _outbox_values(row: dict[str, Any]) -> dict[str, Any]:
+def outbox_row(row: dict[str, Any]) -> dict[str, Any]:
     """An outbox row without its private keys (``_subject``)."""
     return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
-def _queued_audit(batch: WriteBatch, row: dict[str, Any]) -> dict[str, Any]:
+def queued_audit(batch: WriteBatch, row: dict[str, Any]) -> dict[str, Any]:
     """The audit event of a PMS write queued on the outbox."""
     return audit_values(
         "pms_write.queued",
@@ -338,90 +338,3 @@ def _queued_audit(batch: WriteBatch, row: dict[str, Any]) -> dict[str, Any]:
         conversation_id=row["conversation_id"],
         detail={"kind": row["kind"], "outbox_id": row["id"], "marker": row["marker"]},
     )
-
-
-def one_statement(batch: WriteBatch) -> Any:
-    """The whole batch as ONE PostgreSQL statement (a chain of data-modifying CTEs), atomic on its
-    own: run in autocommit it is a single round trip instead of BEGIN + one per table + COMMIT.
-    Same rows and conflict rules as `write_batch`; a queued PMS write's audit is inserted only if
-    its outbox row was (the audit CTE selects from the outbox CTE's RETURNING)."""
-    ctes: list[Any] = []
-
-    def cte(stmt: Any, table: Any) -> Any:
-        c = stmt.returning(table.c.id).cte(f"w{len(ctes)}")
-        ctes.append(c)
-        return c
-
-    if batch.conversation is not None:
-        table = _table(ConversationRow)
-        ins = postgresql.insert(table).values(batch.conversation)
-        ended = case(
-            (ins.excluded.ended_at.is_(None), None),
-            else_=func.coalesce(table.c.ended_at, ins.excluded.ended_at),
-        )
-        keep = {"id", "started_at", "ended_at"}
-        changes = {k: ins.excluded[k] for k in batch.conversation if k not in keep} | {"ended_at": ended}
-        cte(ins.on_conflict_do_update(index_elements=["id"], set_=changes), table)
-    for model, rows, key in (
-        (MessageRow, batch.messages, "provider_sid"),
-        (ContactAttemptRow, batch.attempts, "provider_sid"),
-    ):
-        if rows:
-            table = _table(model)
-            cte(postgresql.insert(table).values(rows).on_conflict_do_nothing(index_elements=[key]), table)
-    if batch.ledger:
-        cte(postgresql.insert(_table(ConsentEntryRow)).values(batch.ledger), _table(ConsentEntryRow))
-    audit_table = _table(AuditEventRow)
-    for row in batch.outbox:
-        table = _table(OutboxRow)
-        queued = cte(
-            postgresql.insert(table)
-            .values(_outbox_values(row))
-            .on_conflict_do_nothing(index_elements=["idempotency_key"]),
-            table,
-        )
-        audit = _queued_audit(batch, row)
-        cols = list(audit)
-        source = select(*(literal(audit[c], type_=audit_table.c[c].type).label(c) for c in cols)).select_from(
-            queued
-        )
-        cte(insert(audit_table).from_select(cols, source), audit_table)
-    if batch.audits:
-        cte(insert(audit_table).values(batch.audits), audit_table)
-    return select(literal(1)).add_cte(*ctes)
-
-
-def gated_statement(message: dict[str, Any], batch: WriteBatch) -> Any:
-    """One PostgreSQL statement: insert `message` (ON CONFLICT (provider_sid) DO NOTHING) and, only
-    if it was inserted, the batch's conversation, attempts and audit events. Its scalar result is 1
-    if the message was new, else 0 (a replay: nothing written)."""
-    messages = _table(MessageRow)
-    gate = (
-        postgresql.insert(messages)
-        .values(message)
-        .on_conflict_do_nothing(index_elements=["provider_sid"])
-        .returning(messages.c.id)
-        .cte("m")
-    )
-    ctes: list[Any] = []
-
-    def when_new(table: Table, values: dict[str, Any]) -> Any:
-        cols = list(values)
-        source = select(*(literal(values[c], type_=table.c[c].type).label(c) for c in cols)).select_from(gate)
-        return postgresql.insert(table).from_select(cols, source)
-
-    if batch.conversation is not None:
-        table = _table(ConversationRow)
-        ins = when_new(table, batch.conversation)
-        keep = {"id", "started_at", "ended_at"}
-        changes = {k: ins.excluded[k] for k in batch.conversation if k not in keep}
-        stmt = ins.on_conflict_do_update(index_elements=["id"], set_=changes)
-        ctes.append(stmt.returning(table.c.id).cte(f"g{len(ctes)}"))
-    for row in batch.attempts:
-        table = _table(ContactAttemptRow)
-        stmt = when_new(table, row).on_conflict_do_nothing(index_elements=["provider_sid"])
-        ctes.append(stmt.returning(table.c.id).cte(f"g{len(ctes)}"))
-    for row in batch.audits:
-        table = _table(AuditEventRow)
-        ctes.append(when_new(table, row).returning(table.c.id).cte(f"g{len(ctes)}"))
-    return select(func.count()).select_from(gate).add_cte(*ctes)
