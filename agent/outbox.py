@@ -4,9 +4,9 @@ Rows are queued by `SqlRecords.enqueue_pms_write` (one row per idempotency key, 
 carrying the `[cx:XXXXXXXX]` marker). A drain:
 
 1. treats rows stuck IN_FLIGHT longer than `stuck_after` (a crashed drainer) as UNKNOWN;
-2. claims due PENDING/UNKNOWN rows → IN_FLIGHT, attempts + 1. PostgreSQL: SELECT … FOR UPDATE
-   SKIP LOCKED; SQLite: a conditional UPDATE per row (WHERE state and attempts are as read), so two
-   drainers never claim the same row;
+2. claims due PENDING/UNKNOWN rows → IN_FLIGHT, attempts + 1. PostgreSQL: one UPDATE over a
+   SELECT … FOR UPDATE SKIP LOCKED, RETURNING the batch; SQLite: a conditional UPDATE per row (WHERE
+   state and attempts are as read), so two drainers never claim the same row;
 3. calls the adapter. Outcomes: done (created / already_exists / queued_manual / unsupported) →
    CONFIRMED with the external id; timeout, `PmsUnavailable` or an "unknown" result → UNKNOWN,
    retried with backoff, never sooner than `reconcile_grace`; a definite failure → PENDING with
@@ -31,13 +31,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from agent.store.base import audit_row, utc_now
+from agent.store.base import utc_now
 from agent.store.db import make_session_factory
-from agent.store.models import OutboxRow, StaffTaskRow, new_id
+from agent.store.models import AuditEventRow, OutboxRow, StaffTaskRow, new_id
 from agent.store.pms_writes import KINDS, decode
+from agent.store.writes import audit_values
 from pms.protocol import PmsAdapter, PmsUnavailable
 from pms.types import WriteResult
 
@@ -84,6 +85,7 @@ class OutboxDrainer:
         if isinstance(session_factory, AsyncEngine):
             session_factory = make_session_factory(session_factory)
         self._sessions = session_factory
+        self._engine: AsyncEngine = session_factory.kw["bind"]  # Core statements: no ORM unit of work
         self._pms = pms
         self._clock = clock
         self.max_attempts = max_attempts
@@ -133,8 +135,8 @@ class OutboxDrainer:
     # ---- claiming ------------------------------------------------------------------------------
 
     async def _recover_stuck(self, now: datetime) -> int:
-        async with self._sessions() as s, s.begin():
-            result: Any = await s.execute(
+        async with self._engine.begin() as c:
+            result: Any = await c.execute(
                 update(OutboxRow)
                 .where(OutboxRow.state == "IN_FLIGHT", OutboxRow.updated_at < now - self.stuck_after)
                 .values(state="UNKNOWN", last_error="in flight too long (drainer stopped?)", updated_at=now)
@@ -149,16 +151,14 @@ class OutboxDrainer:
         )
 
     async def _claim(self, now: datetime, limit: int) -> list[_Claimed]:
-        claimed: list[_Claimed] = []
-        async with self._sessions() as s, s.begin():
-            postgres = s.get_bind().dialect.name == "postgresql"
-            q = self._due(now).limit(limit)
-            if postgres:
-                q = q.with_for_update(skip_locked=True)  # rows another drainer holds are skipped
-            candidates = (await s.execute(q)).all()
+        async with self._engine.begin() as c:
+            if c.dialect.name == "postgresql":
+                return await self._claim_locked(c, now, limit)
+            claimed: list[_Claimed] = []
+            candidates = (await c.execute(self._due(now).limit(limit))).all()
             for cid, state, attempts in candidates:
-                # On SQLite this WHERE is the claim; on PostgreSQL the rows are already locked.
-                result = await s.execute(
+                # The claim is this conditional UPDATE: a row another drainer took no longer matches.
+                result = await c.execute(
                     update(OutboxRow)
                     .where(OutboxRow.id == cid, OutboxRow.state == state, OutboxRow.attempts == attempts)
                     .values(state="IN_FLIGHT", attempts=OutboxRow.attempts + 1, updated_at=now)
@@ -169,7 +169,30 @@ class OutboxDrainer:
                     claimed.append(
                         _Claimed(cid, got.kind, got.payload, attempts + 1, got.conversation_id, state)
                     )
-        return claimed
+            return claimed
+
+    async def _claim_locked(self, c: AsyncConnection, now: datetime, limit: int) -> list[_Claimed]:
+        """PostgreSQL: one statement claims the batch; rows another drainer holds are skipped."""
+        due = self._due(now).limit(limit).with_for_update(skip_locked=True).cte("due")
+        result = (
+            await c.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == due.c.id)
+                .values(state="IN_FLIGHT", attempts=OutboxRow.attempts + 1, updated_at=now)
+                .returning(
+                    OutboxRow.id,
+                    due.c.state,
+                    due.c.attempts,
+                    OutboxRow.kind,
+                    OutboxRow.payload,
+                    OutboxRow.conversation_id,
+                    OutboxRow.next_attempt_at,
+                    OutboxRow.created_at,
+                )
+            )
+        ).all()
+        rows = sorted(result, key=lambda r: (r.next_attempt_at, r.created_at, r.id))  # RETURNING: no order
+        return [_Claimed(r.id, r.kind, r.payload, r.attempts + 1, r.conversation_id, r.state) for r in rows]
 
     # ---- delivering ----------------------------------------------------------------------------
 
@@ -218,8 +241,8 @@ class OutboxDrainer:
         elif state == "UNKNOWN":  # give a write that may still land time to show up before the lookup
             values["next_attempt_at"] = now + max(self.backoff(row.attempts), self.reconcile_grace)
         subject = row.payload.get("patient_id") or row.payload.get("guarantor_id")
-        async with self._sessions() as s, s.begin():
-            res: Any = await s.execute(
+        async with self._engine.begin() as c:
+            res: Any = await c.execute(
                 update(OutboxRow)
                 .where(
                     OutboxRow.id == row.id, OutboxRow.state == "IN_FLIGHT", OutboxRow.attempts == row.attempts
@@ -234,29 +257,29 @@ class OutboxDrainer:
                 detail |= {"status": values.get("result_status"), "external_id": values.get("external_id")}
                 if error:
                     detail["error"] = error
-                s.add(
-                    audit_row(
-                        f"pms_write.{state.lower()}",
-                        at=now,
-                        actor="outbox",
-                        patient_id=subject,
-                        conversation_id=row.conversation_id,
-                        detail=detail,
-                    )
+                audit = audit_values(
+                    f"pms_write.{state.lower()}",
+                    at=now,
+                    actor="outbox",
+                    patient_id=subject,
+                    conversation_id=row.conversation_id,
+                    detail=detail,
                 )
+                await c.execute(insert(AuditEventRow), audit)
             if state == "FAILED":
-                s.add(
-                    StaffTaskRow(
-                        id=new_id("st_"),
-                        kind="pms_write_failed",
-                        patient_id=subject,
-                        conversation_id=row.conversation_id,
-                        summary=f"PMS write failed ({row.kind.replace('_', ' ')}); please enter it by hand.",
-                        context={"outbox_id": row.id, "error": error, "payload": row.payload},
-                        priority="high",
-                        status="open",
-                        created_at=now,
-                    )
+                await c.execute(
+                    insert(StaffTaskRow),
+                    {
+                        "id": new_id("st_"),
+                        "kind": "pms_write_failed",
+                        "patient_id": subject,
+                        "conversation_id": row.conversation_id,
+                        "summary": f"PMS write failed ({row.kind.replace('_', ' ')}); please enter it by hand.",
+                        "context": {"outbox_id": row.id, "error": error, "payload": row.payload},
+                        "priority": "high",
+                        "status": "open",
+                        "created_at": now,
+                    },
                 )
         log.info("outbox_write", outbox_id=row.id, kind=row.kind, state=state, attempts=row.attempts)
         return state
