@@ -20,13 +20,13 @@ from pms.types import ChangeSet
 
 async def bump(conn: AsyncConnection, practice_id: str, guarantor_ids: Iterable[str]) -> int:
     """Take the next sequence number and record `guarantor_ids` under it. Returns the number."""
-    await conn.execute(
-        sa.update(practices)
-        .where(practices.c.practice_id == practice_id)
-        .values(change_seq=practices.c.change_seq + 1)
-    )
     seq = (
-        await conn.execute(sa.select(practices.c.change_seq).where(practices.c.practice_id == practice_id))
+        await conn.execute(
+            sa.update(practices)
+            .where(practices.c.practice_id == practice_id)
+            .values(change_seq=practices.c.change_seq + 1)
+            .returning(practices.c.change_seq)
+        )
     ).scalar_one()
     ids = sorted(set(guarantor_ids))
     if ids:

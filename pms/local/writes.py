@@ -1,9 +1,9 @@
 """Idempotent write-backs of the local PMS.
 
 Each write is one transaction whose first statement inserts (practice, idempotency_key) into
-`pms_writes`. The primary key makes a concurrent or repeated write with the same key fail there,
-before it touches anything else; the loser rolls back and answers `already_exists` with the id the
-winner recorded. The change sequence is bumped last (see `sequence`).
+`pms_writes` (ON CONFLICT DO NOTHING). The primary key makes a concurrent or repeated write with the
+same key stop there, before it touches anything else; it rolls back and answers `already_exists`
+with the id the first one recorded. The change sequence is bumped last (see `sequence`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -89,16 +90,19 @@ async def run(
         return WriteResult("failed", message=f"database error: {type(exc).__name__}")
 
 
+class _Repeated(Exception):
+    """The key is already recorded: roll back, then answer from the recorded write."""
+
+
 async def _run_once(
     engine: AsyncEngine, practice_id: str, key: str, kind: str, record_id: str, body: Body
 ) -> WriteResult:
-    found = await existing_write(engine, practice_id, key)
-    if found is not None:
-        return _repeat(found, kind, key)
     try:
         async with engine.begin() as conn:
-            await conn.execute(
-                writes.insert().values(
+            # The key first: a repeated or concurrent write with it stops here (after the first
+            # one commits), before it touches anything else.
+            claimed = await conn.execute(
+                _insert_once(conn.dialect.name).values(
                     practice_id=practice_id,
                     idempotency_key=key,
                     kind=kind,
@@ -106,16 +110,25 @@ async def _run_once(
                     created_at=datetime.now(UTC),
                 )
             )
+            if claimed.rowcount != 1:
+                raise _Repeated
             touched = await body(conn, record_id)
             await sequence.bump(conn, practice_id, touched)
     except Refused as exc:
         return WriteResult("failed", message=str(exc))
-    except IntegrityError as exc:
+    except (_Repeated, IntegrityError) as exc:
         found = await existing_write(engine, practice_id, key)
         if found is None:
-            return WriteResult("failed", message=f"integrity error: {type(exc.orig).__name__}")
+            orig = getattr(exc, "orig", exc)
+            return WriteResult("failed", message=f"integrity error: {type(orig).__name__}")
         return _repeat(found, kind, key)
     return WriteResult("created", record_id)
+
+
+def _insert_once(dialect: str) -> Any:
+    """INSERT into pms_writes … ON CONFLICT (practice, key) DO NOTHING."""
+    ins = postgresql.insert(writes) if dialect == "postgresql" else sqlite.insert(writes)
+    return ins.on_conflict_do_nothing(index_elements=[writes.c.practice_id, writes.c.idempotency_key])
 
 
 # ---- shared look-ups --------------------------------------------------------------------------------
