@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from agent.store.base import utc_now
@@ -86,6 +86,7 @@ class OutboxDrainer:
             session_factory = make_session_factory(session_factory)
         self._sessions = session_factory
         self._engine: AsyncEngine = session_factory.kw["bind"]  # Core statements: no ORM unit of work
+        self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._pms = pms
         self._clock = clock
         self.max_attempts = max_attempts
@@ -241,48 +242,66 @@ class OutboxDrainer:
         elif state == "UNKNOWN":  # give a write that may still land time to show up before the lookup
             values["next_attempt_at"] = now + max(self.backoff(row.attempts), self.reconcile_grace)
         subject = row.payload.get("patient_id") or row.payload.get("guarantor_id")
-        async with self._engine.begin() as c:
-            res: Any = await c.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id == row.id, OutboxRow.state == "IN_FLIGHT", OutboxRow.attempts == row.attempts
-                )
-                .values(**values)
+        rows: list[tuple[Any, dict[str, Any]]] = []  # written only if the fenced update matched
+        if state in ("CONFIRMED", "FAILED"):
+            detail = {"outbox_id": row.id, "kind": row.kind, "attempts": row.attempts}
+            detail |= {"status": values.get("result_status"), "external_id": values.get("external_id")}
+            if error:
+                detail["error"] = error
+            audit = audit_values(
+                f"pms_write.{state.lower()}",
+                at=now,
+                actor="outbox",
+                patient_id=subject,
+                conversation_id=row.conversation_id,
+                detail=detail,
             )
-            if res.rowcount != 1:
-                log.warning("outbox_row_taken_over", outbox_id=row.id, attempts=row.attempts)
-                return "LOST"
-            if state in ("CONFIRMED", "FAILED"):
-                detail = {"outbox_id": row.id, "kind": row.kind, "attempts": row.attempts}
-                detail |= {"status": values.get("result_status"), "external_id": values.get("external_id")}
-                if error:
-                    detail["error"] = error
-                audit = audit_values(
-                    f"pms_write.{state.lower()}",
-                    at=now,
-                    actor="outbox",
-                    patient_id=subject,
-                    conversation_id=row.conversation_id,
-                    detail=detail,
-                )
-                await c.execute(insert(AuditEventRow), audit)
-            if state == "FAILED":
-                await c.execute(
-                    insert(StaffTaskRow),
-                    {
-                        "id": new_id("st_"),
-                        "kind": "pms_write_failed",
-                        "patient_id": subject,
-                        "conversation_id": row.conversation_id,
-                        "summary": f"PMS write failed ({row.kind.replace('_', ' ')}); please enter it by hand.",
-                        "context": {"outbox_id": row.id, "error": error, "payload": row.payload},
-                        "priority": "high",
-                        "status": "open",
-                        "created_at": now,
-                    },
-                )
+            rows.append((AuditEventRow, audit))
+        if state == "FAILED":
+            task = {
+                "id": new_id("st_"),
+                "kind": "pms_write_failed",
+                "patient_id": subject,
+                "conversation_id": row.conversation_id,
+                "summary": f"PMS write failed ({row.kind.replace('_', ' ')}); please enter it by hand.",
+                "context": {"outbox_id": row.id, "error": error, "payload": row.payload},
+                "priority": "high",
+                "status": "open",
+                "created_at": now,
+            }
+            rows.append((StaffTaskRow, task))
+        fenced = (
+            update(OutboxRow)
+            .where(OutboxRow.id == row.id, OutboxRow.state == "IN_FLIGHT", OutboxRow.attempts == row.attempts)
+            .values(**values)
+        )
+        if not await self._write_fenced(fenced, rows):
+            log.warning("outbox_row_taken_over", outbox_id=row.id, attempts=row.attempts)
+            return "LOST"
         log.info("outbox_write", outbox_id=row.id, kind=row.kind, state=state, attempts=row.attempts)
         return state
+
+    async def _write_fenced(self, fenced: Any, rows: list[tuple[Any, dict[str, Any]]]) -> bool:
+        """Run the fenced UPDATE and, only if it matched its row, insert `rows`, atomically.
+        PostgreSQL: one statement (data-modifying CTEs) in autocommit; SQLite: one transaction."""
+        if self._engine.dialect.name == "postgresql":
+            gate = fenced.returning(OutboxRow.id).cte("u")
+            ctes = []
+            for n, (model, values) in enumerate(rows):
+                table = model.__table__
+                cols = list(values)
+                source = select(*(literal(values[c], type_=table.c[c].type).label(c) for c in cols))
+                stmt = insert(table).from_select(cols, source.select_from(gate))
+                ctes.append(stmt.returning(table.c.id).cte(f"r{n}"))
+            async with self._autocommit.connect() as c:
+                return bool(await c.scalar(select(func.count()).select_from(gate).add_cte(*ctes)))
+        async with self._engine.begin() as c:
+            res: Any = await c.execute(fenced)
+            if res.rowcount != 1:
+                return False
+            for model, values in rows:
+                await c.execute(insert(model), values)
+        return True
 
 
 async def outbox_states(session_factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
