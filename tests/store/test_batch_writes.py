@@ -150,3 +150,31 @@ def test_postgres_templates_are_built_once_per_shape_and_cacheable(build: str) -
     smaller.audit("x", patient_id=None, conversation_id=None, detail={})
     other = one_statement(smaller)[0] if build == "one" else gated_statement(_message("SM3"), smaller)[0]
     assert other is not sa
+
+
+async def test_a_text_in_reads_its_conversation_and_the_numbers_ledger(
+    records: SqlRecords, clock: Clock
+) -> None:
+    """`open_inbound_text` (one round trip on PostgreSQL): the open conversation, whether the number
+    is opted out (a patient-only entry is not about this number), and the replay guard."""
+    opened = await records.open_inbound_text(contact=PHONE, idle_days=7, provider_sid="SM1", body="hi")
+    assert (opened.conversation, opened.suppressed, opened.recorded) == (None, False, False)
+
+    await records.add_suppression(patient_id="G1", value=None, scope="sms", reason="asked", source="staff")
+    conv = make_conv("cv_in", contact=PHONE)
+    await records.start_inbound_text(conv, provider_sid="SM1", body="hi", detail={})
+    clock.advance(minutes=1)
+    opened = await records.open_inbound_text(contact=PHONE, idle_days=7, provider_sid="SM2", body="hi")
+    assert opened.conversation is not None and opened.conversation.conversation_id == "cv_in"
+    assert (opened.suppressed, opened.recorded) == (False, True)
+
+    await records.add_suppression(patient_id=None, value=PHONE, scope="sms", reason="stop", source="sms")
+    again = await records.open_inbound_text(contact=PHONE, idle_days=7, provider_sid="SM2", body="hi")
+    assert (again.suppressed, again.recorded) == (True, False)  # opted out now; SM2 is a replay
+    await records.add_consent(patient_id=None, value=PHONE, channel="sms", source="sms")
+    later = await records.open_inbound_text(contact=PHONE, idle_days=7, provider_sid="SM3", body="START")
+    assert (later.suppressed, later.recorded) == (False, True)
+    other = await records.open_inbound_text(
+        contact="+15125550999", idle_days=7, provider_sid="SM4", body="hi"
+    )
+    assert (other.conversation, other.suppressed) == (None, False)
