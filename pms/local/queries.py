@@ -44,25 +44,31 @@ async def count_accounts(conn: AsyncConnection, practice_id: str, has_balance: b
     return int((await conn.execute(query)).scalar_one())
 
 
+_CONTACT_COLS = ("channel", "value", "kind", "consent", "is_preferred", "raw")
+
+
 async def load_patients(
     conn: AsyncConnection, practice_id: str, *cond: sa.ColumnElement[bool]
 ) -> list[Patient]:
-    """Patients matching `cond` (ordered by id) with their contact points, in two queries."""
-    found = await rows(
-        conn,
-        sa.select(patients)
-        .where(patients.c.practice_id == practice_id, *cond)
-        .order_by(patients.c.patient_id),
-    )
-    if not found:
-        return []
+    """Patients matching `cond` (ordered by id) with their contact points, in one query (a LEFT
+    JOIN: one row per contact point, or one row of NULLs for a patient with none)."""
     cp = contact_points
-    contacts: dict[str, list[ContactPoint]] = defaultdict(list)
     query = (
-        sa.select(cp)
-        .where(cp.c.practice_id == practice_id, cp.c.patient_id.in_([r["patient_id"] for r in found]))
-        .order_by(cp.c.patient_id, cp.c.position, cp.c.id)
+        sa.select(patients, cp.c.id.label("cp_id"), *(cp.c[c].label(f"cp_{c}") for c in _CONTACT_COLS))
+        .select_from(
+            patients.outerjoin(
+                cp,
+                sa.and_(cp.c.practice_id == patients.c.practice_id, cp.c.patient_id == patients.c.patient_id),
+            )
+        )
+        .where(patients.c.practice_id == practice_id, *cond)
+        .order_by(patients.c.patient_id, cp.c.position, cp.c.id)
     )
-    for c in await rows(conn, query):
-        contacts[c["patient_id"]].append(convert.contact_from_row(c))
-    return [convert.patient_from_row(r, contacts[r["patient_id"]]) for r in found]
+    found: dict[str, sa.RowMapping] = {}
+    contacts: dict[str, list[ContactPoint]] = defaultdict(list)
+    for r in await rows(conn, query):
+        pid = r["patient_id"]
+        found.setdefault(pid, r)
+        if r["cp_id"] is not None:
+            contacts[pid].append(convert.contact_from_row({c: r[f"cp_{c}"] for c in _CONTACT_COLS}))
+    return [convert.patient_from_row(r, contacts[pid]) for pid, r in found.items()]
