@@ -770,6 +770,12 @@ def _drive(
                 spy.wait(timeout=30)
         if spies:
             result.profile = summarise_profile([out for _, out in spies])
+            keep = os.environ.get("BALANCELINE_BENCH_PROFILE_DIR")  # raw stacks, for a closer look
+            if keep:
+                Path(keep).mkdir(parents=True, exist_ok=True)
+                for _, out in spies:
+                    if out.exists():
+                        shutil.copy(out, keep)
     finally:
         _stop(gen)
     _score(result, plan, json.loads(out_file.read_text())["rows"], warmup, duration)
