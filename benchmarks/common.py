@@ -6,6 +6,7 @@ import math
 import os
 import platform
 import socket
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,21 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "loadavg": load,
     }
+
+
+def python_speed_ms(repeats: int = 3) -> float:
+    """CPU milliseconds of a fixed pure-Python workload (best of `repeats`): the same code measures
+    slower on a slower or throttled machine, so results from different days are compared with
+    this beside them (the shared machines here have varied ~3x between sessions)."""
+    best = math.inf
+    for _ in range(repeats):
+        t = time.process_time()
+        acc: dict[int, int] = {}
+        for i in range(300_000):
+            acc[i & 1023] = acc.get(i & 1023, 0) + (i * 7 >> 3)
+        "".join(str(v) for v in acc.values())
+        best = min(best, time.process_time() - t)
+    return 1000 * best
 
 
 # ---- statistics ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import machine
+from benchmarks.common import machine, python_speed_ms
 from benchmarks.planning import DAYTIME, EVENING, TARGET_SECONDS, PlanningResult, make_accounts, run_planning
 from benchmarks.sms_load import TARGET_P99_MS, TARGET_RATE, SmsResult, run_sms
 
@@ -138,9 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=None if sys.stdout.isatty() else 170)
     err = Console(stderr=True)
     info = machine()
+    info["python_speed_ms"] = f"{python_speed_ms():.0f}"
     console.print(
         f"machine: {info['nproc']} x {info['cpu']}, {info['memory']}, Python {info['python']}, "
-        f"load average {info['loadavg']} (other work on the machine shows up as 'other' CPU)"
+        f"load average {info['loadavg']} (other work on the machine shows up as 'other' CPU); "
+        f"speed probe {info['python_speed_ms']} ms (lower is faster; see docs/benchmarks.md)"
     )
     out: dict[str, Any] = {"machine": info, "sms": [], "planning": []}
     if args.bench in ("all", "planning"):
