@@ -15,12 +15,8 @@ What the caller heard: ``heard()`` / the report from ``clear()`` gives the chunk
 echoes (exact: "heard up to chunk N / character offset C of the text since the last clear") and an
 estimate of how far into the following chunk playback got, from the pacing clock.
 
-Pacing is shared (``telephony.pacer``): a ``Playout`` sends a chunk's first ``lead_ms`` at once, then
-parks on the loop's one ``Pacer`` tick until another frame fits in the lead, and sends what is due
-(more than one frame if it fell behind) from its own task, so one slow socket never holds up the tick.
-
-The class is transport-agnostic: it takes ``send(json_text)`` and an optional ``Clock`` or ``Pacer``
-(tests drive a manual clock; production uses the event loop's monotonic clock and shared pacer).
+The class is transport-agnostic: it takes ``send(json_text)`` and an optional ``Clock`` (tests drive
+a manual clock; production uses the event loop's monotonic clock).
 """
 
 from __future__ import annotations
@@ -31,16 +27,34 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from telephony.audio import FRAME_BYTES, FRAME_MS, MulawFramer
 from telephony.media_streams import build_clear, build_mark, build_media
-from telephony.pacer import EPS, Clock, LoopClock, Pacer
 
 __all__ = ["Clock", "HeardReport", "LoopClock", "Playout", "PlayoutClosedError"]
 
 _logger = logging.getLogger("telephony.playout")
 
 Send = Callable[[str], Awaitable[None]]
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Monotonic seconds."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class LoopClock:
+    """The running event loop's monotonic clock."""
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
 
 
 class PlayoutClosedError(RuntimeError):
@@ -96,7 +110,6 @@ class Playout:
         send: Send,
         *,
         clock: Clock | None = None,
-        pacer: Pacer | None = None,
         lead_ms: int = 100,
         mark_prefix: str = "bl",
         on_frame: Callable[[bytes], None] | None = None,
@@ -106,14 +119,7 @@ class Playout:
         self.stream_sid = stream_sid
         self._send = send
         self._on_frame = on_frame  # sees each mu-law frame as it is sent (e.g. an echo reference)
-        if pacer is not None and clock is not None and clock is not pacer.clock:
-            raise ValueError("clock differs from pacer.clock")
-        # No pacer: a given clock gets its own (tests); else the running loop's shared one, on first use.
-        self._clock: Clock = pacer.clock if pacer is not None else (clock or LoopClock())
-        self._pacer: Pacer | None = (
-            pacer if pacer is not None else (Pacer(clock) if clock is not None else None)
-        )
-        self._paced = False  # frames are waiting for the pacer's tick (it will wake the pump)
+        self._clock: Clock = clock or LoopClock()
         self._lead = lead_ms / 1000.0
         self._frame_s = FRAME_MS / 1000.0
         self._prefix = mark_prefix
@@ -126,7 +132,7 @@ class Playout:
         self._cleared_marks: set[str] = set()
         self._play_end = 0.0  # estimated clock time at which Twilio finishes what we sent
         self._send_lock = asyncio.Lock()  # one message at a time on the socket, in order
-        self._wakeup = asyncio.Event()  # new audio, the pacer's tick, or close
+        self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._pump_task: asyncio.Task[None] | None = None
@@ -153,11 +159,8 @@ class Playout:
         self._check_open()
         if self._open_chunk is None:
             raise RuntimeError("add_audio outside a chunk: call begin_chunk first")
-        queued = len(self._frames)
         for frame in self._framer.push(mulaw):
             self._queue_frame(self._open_chunk, frame)
-        if len(self._frames) != queued:
-            self._kick()
 
     def end_chunk(self) -> None:
         """Close the open chunk: its last partial frame is padded and its mark follows its audio."""
@@ -168,7 +171,8 @@ class Playout:
             self._queue_frame(chunk, frame)
         chunk.closed = True
         self._open_chunk = None
-        self._kick()
+        self._ensure_pump()
+        self._wakeup.set()
 
     def play(self, mulaw: bytes, text: str = "") -> int:
         """One whole chunk at once: ``begin_chunk`` + ``add_audio`` + ``end_chunk``."""
@@ -181,6 +185,8 @@ class Playout:
         chunk.frames += 1
         self._frames.append((chunk, frame))
         self._idle.clear()
+        self._ensure_pump()
+        self._wakeup.set()
 
     def _check_open(self) -> None:
         if self._error is not None:
@@ -190,49 +196,24 @@ class Playout:
 
     # ---------------------------------------------------------------------------------------- pacing
 
-    def _kick(self) -> None:
-        """New work: start the pump, or wake it unless it is parked on the pacer (the tick will)."""
-        if self._closed or self._error is not None:
-            return
+    def _ensure_pump(self) -> None:
         if self._pump_task is None or self._pump_task.done():
             self._pump_task = asyncio.get_running_loop().create_task(self._pump())
-        elif not self._paced:
-            self._wakeup.set()
-
-    def _pacing(self) -> Pacer:
-        if self._pacer is None:
-            self._pacer = Pacer.shared()
-        return self._pacer
-
-    def _on_tick(self) -> None:
-        self._paced = False
-        self._wakeup.set()
-
-    def _unpace(self) -> None:
-        if self._paced and self._pacer is not None:
-            self._pacer.cancel(self)
-        self._paced = False
 
     async def _pump(self) -> None:
-        """This stream's sender: each frame once it fits in the lead, then the ready marks.
-
-        Between frames it parks on the pacer until the next one fits (one shared tick for every
-        stream, no timer of its own); with nothing queued it waits for ``_kick``.
-        """
         try:
             while not self._closed:
-                self._wakeup.clear()  # before looking at the queue: a later wake-up is not lost
                 if not self._frames:
                     async with self._send_lock:
                         await self._send_ready_marks()
                     self._update_idle()
+                    self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
-                due = self._play_end + self._frame_s - self._lead  # when another frame fits the lead
-                if due > self._clock.now() + EPS:
-                    self._paced = True
-                    self._pacing().schedule(self, due, self._on_tick)
-                    await self._wakeup.wait()
+                now = self._clock.now()
+                ahead = self._play_end - now
+                if ahead + self._frame_s > self._lead + 1e-9:
+                    await self._clock.sleep(ahead + self._frame_s - self._lead)
                     continue
                 async with self._send_lock:
                     # Re-check under the lock: a clear() may have emptied the queue meanwhile.
@@ -256,8 +237,6 @@ class Playout:
             self._error = exc
             self._idle.set()
             _logger.warning("playout send failed: %s", type(exc).__name__)
-        finally:
-            self._unpace()
 
     async def _send_ready_marks(self) -> None:
         """A mark right after a chunk's last frame (or at once for a chunk with no audio)."""
@@ -344,7 +323,6 @@ class Playout:
         unheard = tuple(c.index for c in self._epoch.chunks if c.index not in self._epoch.heard)
         report = self._report(cleared=unheard)
         self._frames.clear()
-        self._unpace()  # nothing left to pace: new audio after this goes out at once
         self._framer = MulawFramer()
         self._open_chunk = None
         for name in list(self._marks):
@@ -378,7 +356,6 @@ class Playout:
 
     async def close(self) -> None:
         self._closed = True
-        self._unpace()
         self._wakeup.set()
         task, self._pump_task = self._pump_task, None
         if task is not None and not task.done():

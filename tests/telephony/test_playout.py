@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 from dataclasses import dataclass, field
 
@@ -10,11 +12,43 @@ import pytest
 
 from telephony.audio import FRAME_BYTES
 from telephony.playout import Playout, PlayoutClosedError
-from tests.telephony.manual_clock import ManualClock
-from tests.telephony.manual_clock import settle as _settle
 
 STREAM = "MZ00000000000000000000000000000000"
 FRAME_S = 0.02
+
+
+class ManualClock:
+    """A clock that only moves when the test advances it; sleepers wake in deadline order."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._ids = itertools.count()
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.t + max(0.0, seconds), next(self._ids), future))
+        await future
+
+    async def advance(self, seconds: float) -> None:
+        target = self.t + seconds
+        await _settle()
+        while self._sleepers and self._sleepers[0][0] <= target + 1e-12:
+            deadline, _, future = heapq.heappop(self._sleepers)
+            self.t = max(self.t, deadline)
+            if not future.done():
+                future.set_result(None)
+            await _settle()
+        self.t = target
+        await _settle()
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
 
 
 @dataclass
