@@ -204,10 +204,12 @@ class Playout:
         try:
             while not self._closed:
                 if not self._frames:
+                    # Cleared before the awaits below: audio queued while a mark is being sent
+                    # sets it again, so the wait returns at once instead of stranding that audio.
+                    self._wakeup.clear()
                     async with self._send_lock:
                         await self._send_ready_marks()
                     self._update_idle()
-                    self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
                 now = self._clock.now()

@@ -239,6 +239,32 @@ async def test_clear_during_a_slow_send_sends_nothing_stale_after_it(clock: Manu
     await player.close()
 
 
+async def test_audio_queued_while_a_mark_is_being_sent_is_not_stranded(clock: ManualClock) -> None:
+    """The next sentence arrives while the previous one's mark is still being written: it plays
+    without waiting for yet more audio."""
+    sent: list[str] = []
+    mark_gate = asyncio.Event()
+
+    async def send(text: str) -> None:
+        if json.loads(text)["event"] == "mark" and not mark_gate.is_set():
+            await mark_gate.wait()
+        sent.append(json.loads(text)["event"])
+
+    player = Playout(STREAM, send, clock=clock, lead_ms=100)
+    player.begin_chunk("First.")  # streamed TTS: the audio first, the end of the sentence later
+    player.add_audio(_audio(2))
+    await clock.advance(0.2)
+    player.end_chunk()
+    await clock.advance(0.02)  # both frames out; the mark is stuck in the transport
+    assert sent == ["media", "media"]
+    player.play(_audio(2), text="Second.")
+    await _settle()
+    mark_gate.set()
+    await clock.advance(0.2)
+    assert sent == ["media", "media", "mark", "media", "media", "mark"]
+    await player.close()
+
+
 def test_lead_must_cover_a_frame(clock: ManualClock, wire: Wire) -> None:
     with pytest.raises(ValueError):
         Playout(STREAM, wire.send, clock=clock, lead_ms=10)
