@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import BindParameter, Select, func, select, update
 
 from agent.conversation import Conversation
 from agent.store.base import StoreBase
@@ -76,7 +76,11 @@ class ConversationStore(StoreBase):
         return None if state is None else Conversation.from_json(state)
 
     @staticmethod
-    def _open_query(channel: str, contact: str, since: datetime) -> Select[tuple[dict[str, Any]]]:
+    def _open_query(
+        channel: str | BindParameter[str],
+        contact: str | BindParameter[str],
+        since: datetime | BindParameter[datetime],
+    ) -> Select[tuple[dict[str, Any]]]:
         return (
             select(ConversationRow.state)
             .where(

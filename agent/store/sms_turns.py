@@ -16,16 +16,17 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, false, literal, select, true
+from sqlalchemy import BindParameter, String, Table, bindparam, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from agent.conversation import Conversation
 from agent.store import consent as ledger
 from agent.store.conversations import ConversationStore
 from agent.store.ledger_store import LedgerStore
-from agent.store.models import ConsentEntryRow
+from agent.store.models import ConsentEntryRow, ConversationRow
 from agent.store.pg_statements import gated_statement, one_statement
 from agent.store.writes import (
     WriteBatch,
@@ -93,12 +94,12 @@ class SmsTurnStore(ConversationStore, LedgerStore):
         """One transaction: the open conversation, whether `contact` is suppressed, and (when there
         is a conversation) the inbound message (`body` already redacted) and its attempt."""
         now = self._now()
-        open_query = self._open_query(channel, contact, now - timedelta(days=idle_days))
+        since = now - timedelta(days=idle_days)
         async with self._connection() as c:
             if c.dialect.name == "postgresql":
-                state, suppressed = await self._open_and_ledger(c, open_query, contact, channel)
+                state, suppressed = await self._open_and_ledger(c, channel, contact, since)
             else:
-                state = await c.scalar(open_query)
+                state = await c.scalar(self._open_query(channel, contact, since))
                 suppressed = await self._suppressed(c, contact, channel)
             if state is None:
                 return OpenedText(None, suppressed, recorded=False)
@@ -121,18 +122,16 @@ class SmsTurnStore(ConversationStore, LedgerStore):
             return await self._record_inbound(c, conv, now, provider_sid, body, batch)
 
     @staticmethod
-    async def _open_and_ledger(c: Any, open_query: Any, contact: str, channel: str) -> tuple[Any, bool]:
+    async def _open_and_ledger(c: Any, channel: str, contact: str, since: datetime) -> tuple[Any, bool]:
         """PostgreSQL, one round trip: the open conversation's state (LATERAL) beside the number's
         ledger entries (one row per entry, or one row of NULLs)."""
-        led = cast(Table, ConsentEntryRow.__table__)
-        conv = open_query.lateral("conv")
-        one = select(literal(1).label("one")).subquery("one")
-        cols = (led.c.id, led.c.patient_id, led.c.value, led.c.scope, led.c.action, led.c.basis, led.c.reason)
-        value = ledger.normalise_value(contact)
-        q = select(conv.c.state, *cols, led.c.at).select_from(
-            one.outerjoin(conv, true()).outerjoin(led, led.c.value == value if value else false())
-        )
-        rows = (await c.execute(q)).all()
+        params = {
+            "channel": channel,
+            "contact": contact,
+            "since": since,
+            "value": ledger.normalise_value(contact),
+        }
+        rows = (await c.execute(_open_and_ledger_query(), params)).all()
         entries = [ledger.Entry(*row[1:]) for row in rows if row[1] is not None]
         state = ledger.channel_state(entries, patient_ids=[], values=[contact])
         return (rows[0][0] if rows else None), state.get(channel) == "opted_out"
@@ -181,3 +180,19 @@ class SmsTurnStore(ConversationStore, LedgerStore):
             return False
         await write_batch(c, batch)
         return True
+
+
+@cache
+def _open_and_ledger_query() -> Any:
+    """Built once, values bound at execution (a NULL value matches no ledger row)."""
+    led = cast(Table, ConsentEntryRow.__table__)
+    since: BindParameter[datetime] = bindparam("since", type_=ConversationRow.__table__.c.updated_at.type)
+    conv = ConversationStore._open_query(
+        bindparam("channel", type_=String()), bindparam("contact", type_=String()), since
+    )
+    lateral = conv.lateral("conv")
+    one = select(literal(1).label("one")).subquery("one")
+    cols = (led.c.id, led.c.patient_id, led.c.value, led.c.scope, led.c.action, led.c.basis, led.c.reason)
+    return select(lateral.c.state, *cols, led.c.at).select_from(
+        one.outerjoin(lateral, true()).outerjoin(led, led.c.value == bindparam("value"))
+    )
