@@ -72,6 +72,7 @@ class LocalPms:
     def __init__(self, engine: AsyncEngine, practice_id: str = "demo") -> None:
         self.engine = engine
         self.practice_id = practice_id
+        self._read_engine: AsyncEngine | None = None
 
     @classmethod
     def from_url(cls, url: str, practice_id: str = "demo") -> LocalPms:
@@ -355,10 +356,20 @@ class LocalPms:
     async def _connect(self, *, begin: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection (or transaction) whose connectivity failures surface as `PmsUnavailable`."""
         try:
-            async with self.engine.begin() if begin else self.engine.connect() as conn:
+            async with self.engine.begin() if begin else self._reads().connect() as conn:
                 yield conn
         except _UNAVAILABLE as exc:
             raise PmsUnavailable(f"local PMS database unavailable: {type(exc).__name__}") from exc
+
+    def _reads(self) -> AsyncEngine:
+        """Reads on PostgreSQL in autocommit: one round trip per query instead of BEGIN, the query
+        and ROLLBACK (READ COMMITTED gives each statement its own snapshot either way)."""
+        if self._read_engine is None:
+            postgres = self.engine.dialect.name == "postgresql"
+            self._read_engine = (
+                self.engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else self.engine
+            )
+        return self._read_engine
 
     def _pr(self, table: sa.Table) -> sa.ColumnElement[bool]:
         return table.c.practice_id == self.practice_id
