@@ -259,10 +259,7 @@ class LocalPms:
     # ---- idempotent write-backs -----------------------------------------------------------------------
 
     async def write_comm_log(self, req: CommLogWrite) -> WriteResult:
-        body = writes.comm_log_body(self.practice_id, req)
-        return await writes.run(
-            self.engine, self.practice_id, req.idempotency_key, "comm_log", writes.new_id("comm"), body
-        )
+        return await writes.write_comm_log(self.engine, self.practice_id, req)
 
     async def record_promise(self, req: PromiseWrite) -> WriteResult:
         body = writes.promise_body(self.practice_id, req)

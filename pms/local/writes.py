@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pms.local import aging, convert, sequence
+from pms.local import aging, convert, pg_writes, sequence
 from pms.local.models import (
     accounts,
     comm_log,
@@ -88,6 +88,42 @@ async def run(
         return await _run_once(engine, practice_id, key, kind, record_id, body)
     except (DBAPIError, SATimeoutError, OSError) as exc:
         return WriteResult("failed", message=f"database error: {type(exc).__name__}")
+
+
+async def write_comm_log(engine: AsyncEngine, practice_id: str, req: CommLogWrite) -> WriteResult:
+    """A comm-log note: on PostgreSQL one statement (`pg_writes`), elsewhere `run`; same results."""
+    record_id = new_id("comm")
+    if engine.dialect.name != "postgresql":
+        body = comm_log_body(practice_id, req)
+        return await run(engine, practice_id, req.idempotency_key, "comm_log", record_id, body)
+    if not req.idempotency_key:
+        return WriteResult("failed", message="an idempotency key is required")
+    if req.at.tzinfo is None:
+        return WriteResult("failed", message="the comm log time must be timezone-aware")
+    params = {
+        "practice_id": practice_id,
+        "patient_id": req.patient_id,
+        "idempotency_key": req.idempotency_key,
+        "kind": "comm_log",
+        "record_id": record_id,
+        "created_at": datetime.now(UTC),
+        "at": req.at,
+        "mode": req.mode,
+        "direction": req.direction,
+        "note": req.note,
+    }
+    try:
+        claimed, guarantor = await pg_writes.write_comm_log(engine, params)
+        if guarantor is None:
+            return WriteResult("failed", message=f"unknown patient {req.patient_id!r}")
+        if claimed:
+            return WriteResult("created", record_id)
+        found = await existing_write(engine, practice_id, req.idempotency_key)
+    except (DBAPIError, SATimeoutError, OSError) as exc:
+        return WriteResult("failed", message=f"database error: {type(exc).__name__}")
+    if found is None:  # claimed by a write that then rolled back: the key is free again
+        return WriteResult("failed", message="the idempotency key was released meanwhile; retry")
+    return _repeat(found, "comm_log", req.idempotency_key)
 
 
 class _Repeated(Exception):
