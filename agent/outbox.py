@@ -35,7 +35,6 @@ from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from agent.store.base import utc_now
-from agent.store.db import make_session_factory
 from agent.store.models import AuditEventRow, OutboxRow, StaffTaskRow, new_id
 from agent.store.pms_writes import KINDS, decode
 from agent.store.writes import audit_values
@@ -82,10 +81,10 @@ class OutboxDrainer:
         stuck_after: timedelta = timedelta(minutes=5),
         reconcile_grace: timedelta = timedelta(seconds=30),
     ) -> None:
-        if isinstance(session_factory, AsyncEngine):
-            session_factory = make_session_factory(session_factory)
-        self._sessions = session_factory
-        self._engine: AsyncEngine = session_factory.kw["bind"]  # Core statements: no ORM unit of work
+        # Core statements on the engine: no ORM unit of work on this path.
+        self._engine: AsyncEngine = (
+            session_factory if isinstance(session_factory, AsyncEngine) else session_factory.kw["bind"]
+        )
         self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._pms = pms
         self._clock = clock
