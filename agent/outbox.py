@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from agent.store.base import utc_now
 from agent.store.models import AuditEventRow, OutboxRow, StaffTaskRow, new_id
+from agent.store.pg_statements import insert_when
 from agent.store.pms_writes import KINDS, decode
 from agent.store.writes import audit_values
 from pms.protocol import PmsAdapter, PmsUnavailable
@@ -288,10 +289,8 @@ class OutboxDrainer:
             ctes = []
             for n, (model, values) in enumerate(rows):
                 table = model.__table__
-                cols = list(values)
-                source = select(*(literal(values[c], type_=table.c[c].type).label(c) for c in cols))
-                stmt = insert(table).from_select(cols, source.select_from(gate))
-                ctes.append(stmt.returning(table.c.id).cte(f"r{n}"))
+                exprs = {c: literal(v, type_=table.c[c].type) for c, v in values.items()}
+                ctes.append(insert_when(table, exprs, gate).returning(table.c.id).cte(f"r{n}"))
             async with self._autocommit.connect() as c:
                 return bool(await c.scalar(select(func.count()).select_from(gate).add_cte(*ctes)))
         async with self._engine.begin() as c:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, func, insert, literal, select
+from sqlalchemy import Table, bindparam, case, func, literal, select
 from sqlalchemy.dialects import postgresql
 
 from agent.store.models import (
@@ -64,6 +64,22 @@ def _upsert_conversation(ins: Any, cols: tuple[str, ...]) -> Any:
     return ins.on_conflict_do_update(index_elements=["id"], set_=changes | {"ended_at": ended})
 
 
+def _on_conflict(stmt: Any, kind: str, cols: tuple[str, ...]) -> Any:
+    """The conflict rule of a row of this kind (the same as `write_batch`'s statements)."""
+    if kind == "conv":
+        return _upsert_conversation(stmt, cols)
+    if kind in _CONFLICT:
+        return stmt.on_conflict_do_nothing(index_elements=[_CONFLICT[kind]])
+    return stmt
+
+
+def insert_when(table: Table, exprs: dict[str, Any], gate: Any) -> Any:
+    """INSERT INTO `table` SELECT `exprs` FROM `gate`: one row if `gate` (the CTE of a data-modifying
+    statement's RETURNING) returned one, none if it did not."""
+    source = select(*(e.label(c) for c, e in exprs.items())).select_from(gate)
+    return postgresql.insert(table).from_select(list(exprs), source)
+
+
 def _batch_rows(batch: WriteBatch) -> list[tuple[str, dict[str, Any]]]:
     rows: list[tuple[str, dict[str, Any]]] = []
     if batch.conversation is not None:
@@ -93,14 +109,9 @@ def _one_template(shape: Shape) -> Any:
         table = table_of(_TABLES[kind])
         binds = _binds(table, f"p{i}", cols)
         if kind == "qa":
-            source = select(*(b.label(c) for c, b in binds.items())).select_from(last_outbox)
-            stmt: Any = insert(table).from_select(list(cols), source)
+            stmt = insert_when(table, binds, last_outbox)
         else:
-            stmt = postgresql.insert(table).values(binds)
-            if kind == "conv":
-                stmt = _upsert_conversation(stmt, cols)
-            elif kind in _CONFLICT:
-                stmt = stmt.on_conflict_do_nothing(index_elements=[_CONFLICT[kind]])
+            stmt = _on_conflict(postgresql.insert(table).values(binds), kind, cols)
         cte = stmt.returning(table.c.id).cte(f"w{i}")
         if kind == "obx":
             last_outbox = cte
@@ -135,12 +146,6 @@ def _gated_template(shape: Shape) -> Any:
     ctes: list[Any] = []
     for i, (kind, cols) in enumerate(rest, start=1):
         table = table_of(_TABLES[kind])
-        binds = _binds(table, f"p{i}", cols)
-        source = select(*(b.label(c) for c, b in binds.items())).select_from(gate)
-        stmt: Any = postgresql.insert(table).from_select(list(cols), source)
-        if kind == "conv":
-            stmt = _upsert_conversation(stmt, cols)
-        elif kind in _CONFLICT:
-            stmt = stmt.on_conflict_do_nothing(index_elements=[_CONFLICT[kind]])
+        stmt = _on_conflict(insert_when(table, _binds(table, f"p{i}", cols), gate), kind, cols)
         ctes.append(stmt.returning(table.c.id).cte(f"g{i}"))
     return select(func.count()).select_from(gate).add_cte(*ctes)
