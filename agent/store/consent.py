@@ -131,3 +131,10 @@ def channel_state(
         else:
             state[ch] = "unknown"
     return state
+
+
+def suppressed(
+    entries: Iterable[Entry], channel: str, *, patient_ids: Sequence[str], values: Sequence[str]
+) -> bool:
+    """True if a live opt-out over these person(s) or values covers `channel`."""
+    return channel_state(entries, patient_ids=patient_ids, values=values).get(channel) == "opted_out"

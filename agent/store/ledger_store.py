@@ -124,8 +124,7 @@ class LedgerStore(StoreBase):
         """`is_suppressed` inside the caller's transaction (`s`: a session or a connection)."""
         pids = [patient_id] if patient_id else []
         entries = await self._entries(s, patient_ids=pids, values=[value])
-        state = ledger.channel_state(entries, patient_ids=pids, values=[value])
-        return state.get(channel) == "opted_out"
+        return ledger.suppressed(entries, channel, patient_ids=pids, values=[value])
 
     # ---- account flags -------------------------------------------------------------------------
 

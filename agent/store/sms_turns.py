@@ -133,8 +133,8 @@ class SmsTurnStore(ConversationStore, LedgerStore):
         }
         rows = (await c.execute(_open_and_ledger_query(), params)).all()
         entries = [ledger.Entry(*row[1:]) for row in rows if row[1] is not None]
-        state = ledger.channel_state(entries, patient_ids=[], values=[contact])
-        return (rows[0][0] if rows else None), state.get(channel) == "opted_out"
+        suppressed = ledger.suppressed(entries, channel, patient_ids=[], values=[contact])
+        return (rows[0][0] if rows else None), suppressed
 
     def _connection(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """PostgreSQL: an autocommit connection (reads, then one atomic statement for the writes);
