@@ -82,25 +82,44 @@ async def run(
 
     A database that cannot be reached gives `failed` (retry later: the key makes retries safe).
     """
-    if not key:
-        return WriteResult("failed", message="an idempotency key is required")
-    try:
-        return await _run_once(engine, practice_id, key, kind, record_id, body)
-    except (DBAPIError, SATimeoutError, OSError) as exc:
-        return WriteResult("failed", message=f"database error: {type(exc).__name__}")
+    return await _guarded(key, lambda: _run_once(engine, practice_id, key, kind, record_id, body))
 
 
 async def write_comm_log(engine: AsyncEngine, practice_id: str, req: CommLogWrite) -> WriteResult:
     """A comm-log note: on PostgreSQL one statement (`pg_writes`), elsewhere `run`; same results."""
+    if req.at.tzinfo is None:
+        return WriteResult("failed", message="the comm log time must be timezone-aware")
     record_id = new_id("comm")
     if engine.dialect.name != "postgresql":
         body = comm_log_body(practice_id, req)
         return await run(engine, practice_id, req.idempotency_key, "comm_log", record_id, body)
-    if not req.idempotency_key:
+    return await _guarded(req.idempotency_key, lambda: _comm_log_once(engine, practice_id, req, record_id))
+
+
+async def _guarded(key: str, attempt: Callable[[], Awaitable[WriteResult]]) -> WriteResult:
+    """A write needs a key; a database that cannot be reached answers `failed`."""
+    if not key:
         return WriteResult("failed", message="an idempotency key is required")
-    if req.at.tzinfo is None:
-        return WriteResult("failed", message="the comm log time must be timezone-aware")
-    params = {
+    try:
+        return await attempt()
+    except (DBAPIError, SATimeoutError, OSError) as exc:
+        return WriteResult("failed", message=f"database error: {type(exc).__name__}")
+
+
+async def _answer_repeat(
+    engine: AsyncEngine, practice_id: str, key: str, kind: str, if_missing: str
+) -> WriteResult:
+    """The key was taken: answer from the write recorded under it (`if_missing`: there is none)."""
+    found = await existing_write(engine, practice_id, key)
+    if found is None:
+        return WriteResult("failed", message=if_missing)
+    return _repeat(found, kind, key)
+
+
+async def _comm_log_once(
+    engine: AsyncEngine, practice_id: str, req: CommLogWrite, record_id: str
+) -> WriteResult:
+    values = {
         "practice_id": practice_id,
         "patient_id": req.patient_id,
         "idempotency_key": req.idempotency_key,
@@ -112,18 +131,14 @@ async def write_comm_log(engine: AsyncEngine, practice_id: str, req: CommLogWrit
         "direction": req.direction,
         "note": req.note,
     }
-    try:
-        claimed, guarantor = await pg_writes.write_comm_log(engine, params)
-        if guarantor is None:
-            return WriteResult("failed", message=f"unknown patient {req.patient_id!r}")
-        if claimed:
-            return WriteResult("created", record_id)
-        found = await existing_write(engine, practice_id, req.idempotency_key)
-    except (DBAPIError, SATimeoutError, OSError) as exc:
-        return WriteResult("failed", message=f"database error: {type(exc).__name__}")
-    if found is None:  # claimed by a write that then rolled back: the key is free again
-        return WriteResult("failed", message="the idempotency key was released meanwhile; retry")
-    return _repeat(found, "comm_log", req.idempotency_key)
+    claimed, guarantor = await pg_writes.write_comm_log(engine, values)
+    if guarantor is None:
+        return WriteResult("failed", message=f"unknown patient {req.patient_id!r}")
+    if claimed:
+        return WriteResult("created", record_id)
+    # None recorded: the write that held the key rolled back, so the key is free again.
+    released = "the idempotency key was released meanwhile; retry"
+    return await _answer_repeat(engine, practice_id, req.idempotency_key, "comm_log", released)
 
 
 class _Repeated(Exception):
@@ -153,11 +168,8 @@ async def _run_once(
     except Refused as exc:
         return WriteResult("failed", message=str(exc))
     except (_Repeated, IntegrityError) as exc:
-        found = await existing_write(engine, practice_id, key)
-        if found is None:
-            orig = getattr(exc, "orig", exc)
-            return WriteResult("failed", message=f"integrity error: {type(orig).__name__}")
-        return _repeat(found, kind, key)
+        orig = getattr(exc, "orig", exc)
+        return await _answer_repeat(engine, practice_id, key, kind, f"integrity error: {type(orig).__name__}")
     return WriteResult("created", record_id)
 
 
@@ -227,9 +239,7 @@ async def _locked_account(conn: AsyncConnection, practice_id: str, guarantor_id:
 
 def comm_log_body(practice_id: str, req: CommLogWrite) -> Body:
     async def body(conn: AsyncConnection, record_id: str) -> set[str]:
-        gid = await guarantor_of(conn, practice_id, req.patient_id)
-        if req.at.tzinfo is None:
-            raise Refused("the comm log time must be timezone-aware")
+        gid = await guarantor_of(conn, practice_id, req.patient_id)  # the time's zone: `write_comm_log`
         await conn.execute(
             comm_log.insert().values(
                 practice_id=practice_id,

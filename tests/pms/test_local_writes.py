@@ -192,6 +192,7 @@ async def test_set_flag_on_and_off(pms: LocalPms) -> None:
     "call",
     [
         lambda p: p.write_comm_log(CommLogWrite("k-x", "nobody", AT, "phone", "sent", "x")),
+        lambda p: p.write_comm_log(CommLogWrite("k-x", "G1", AT.replace(tzinfo=None), "phone", "sent", "x")),
         lambda p: p.record_promise(PromiseWrite("k-x", "P2", D("5"), date(2026, 3, 9))),  # not a guarantor
         lambda p: p.record_promise(PromiseWrite("k-x", "G1", D("0"), date(2026, 3, 9))),
         lambda p: p.record_payment(payment("k-x", "-5.00")),
