@@ -94,8 +94,9 @@ class TextToSpeech(Protocol):
 
 @runtime_checkable
 class VoiceActivity(Protocol):
-    def process(self, frame: bytes) -> float:
-        """Speech probability after this 8 kHz mu-law frame (any length; 160 bytes from Twilio)."""
+    def process(self, frame: bytes, level_dbfs: float | None = None) -> float:
+        """Speech probability after this 8 kHz mu-law frame (any length; 160 bytes from Twilio).
+        ``level_dbfs``: the frame's level, when the caller has measured it already."""
         ...
 
     def reset(self) -> None:

@@ -38,9 +38,11 @@ class SileroVad:
         self._gated = False
         self.frames_gated = 0  # frames scored without the model (for tests and metrics)
 
-    def process(self, frame: bytes) -> float:
-        """Score 8 kHz mu-law audio; returns the most recent window's speech probability."""
-        if ulaw_level_dbfs(frame) < self._quiet_dbfs:
+    def process(self, frame: bytes, level_dbfs: float | None = None) -> float:
+        """Score 8 kHz mu-law audio; returns the most recent window's speech probability.
+        ``level_dbfs``: the frame's level when the caller has measured it already."""
+        level = ulaw_level_dbfs(frame) if level_dbfs is None else level_dbfs
+        if level < self._quiet_dbfs:
             self._quiet_samples += len(frame)
             if self._quiet_samples >= self._quiet_hold:
                 if not self._gated:

@@ -307,7 +307,7 @@ class VoiceSession:
         level = self.echo.inbound(payload, now)
         if self.vad is None:
             return
-        if not self._run.update(self.vad.process(payload) if scored is None else scored, level):
+        if not self._run.update(self.vad.process(payload, level) if scored is None else scored, level):
             return
         self._last_voice_at = now
         self._last_activity = now

@@ -93,7 +93,7 @@ class Phrasebook:
 class EnergyVad:
     """``VoiceActivity``: probability 1.0 for a loud frame, 0.0 otherwise."""
 
-    def process(self, frame: bytes) -> float:
+    def process(self, frame: bytes, level_dbfs: float | None = None) -> float:
         return 1.0 if frame and sum(1 for b in frame if b in _LOUD) > len(frame) // 2 else 0.0
 
     def reset(self) -> None:

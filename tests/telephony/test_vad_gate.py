@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from telephony.audio import MULAW_SILENCE, float32_to_ulaw, split_frames
+from telephony.audio import MULAW_SILENCE, float32_to_ulaw, split_frames, ulaw_level_dbfs
 from telephony.local_tts import LocalTextToSpeech
 from telephony.vad import SPEECH_THRESHOLD, SileroVad
 
@@ -60,3 +60,16 @@ def test_reset_clears_the_gate(speech: bytes) -> None:
     vad.reset()
     gated = vad.frames_gated
     assert vad.process(bytes([MULAW_SILENCE]) * 160) == 0.0 and vad.frames_gated == gated  # held again
+
+
+def test_a_level_measured_by_the_caller_gives_the_same_scores(speech: bytes) -> None:
+    """The session measures each frame's level for its echo guard and hands it over: same gate."""
+    line = bytes([MULAW_SILENCE]) * 8000 + speech
+    given, measured = SileroVad(), SileroVad()
+    with_level = [given.process(f, ulaw_level_dbfs(f)) for f in split_frames(line)]
+    assert with_level == _scores(measured, line)
+    assert given.frames_gated == measured.frames_gated > 0
+    trusted = SileroVad()  # the given level is what the gate uses (speech said to be silent is gated)
+    for f in split_frames(speech):
+        trusted.process(f, -90.0)
+    assert trusted.frames_gated > 0 and measured.frames_gated < len(split_frames(line))
